@@ -1,0 +1,42 @@
+"""flockops: where the GPU memory is, and whether a GPU runs hot, for one machine or a fleet.
+
+Writing a driver plugin
+-----------------------
+A vendor driver is a subclass of :class:`flockops.driver.Driver` with a ``name``, a
+``vendor`` and a ``priority`` (lower is tried first within the vendor), a ``probe(ctx)``
+that raises :class:`flockops.errors.DriverUnavailable` with a reason a person can act on,
+and a ``collect(ctx)`` that returns :class:`flockops.model.GpuSample` objects (unknown
+values are ``None``, never 0). Register it from a hook implementation::
+
+    import flockops
+
+    @flockops.hookimpl
+    def register_drivers(register):
+        register(MyDriver())
+
+and declare the module in your distribution's ``flockops`` entry-point group::
+
+    [project.entry-points.flockops]
+    mydriver = "my_package.driver"
+
+``flockops plugins`` then lists it and ``flockops drivers`` says whether it can run.
+``FLOCKOPS_DISABLE_PLUGINS=name1,name2`` blocks plugins by name. See ``plugins/`` in
+the source tree for a complete out-of-tree example.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "hookimpl"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so that the drivers (which import this package) never pull in pluggy:
+    # they also run inside the remote probe, where only the standard library is sure.
+    if name == "hookimpl":
+        from .hookspecs import hookimpl
+
+        return hookimpl
+    raise AttributeError(f"module 'flockops' has no attribute {name!r}")

@@ -1,0 +1,119 @@
+"""What a vendor driver is, and the small context it is handed.
+
+A driver needs only the standard library, its vendor binding and this context: the same
+driver code runs on this machine and, shipped over SSH, inside the remote probe. A driver
+never prints and never imports the CLI, the renderer, paramiko or tabulate.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from .errors import DriverFailed, DriverUnavailable
+from .model import GpuSample
+
+# Non-login SSH sessions have a short PATH; vendor tools often live here.
+EXTRA_TOOL_DIRS = ("/usr/bin", "/usr/local/bin", "/opt/rocm/bin", "/usr/lib/wsl/lib")
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """How a driver reaches the host: run a command, read sysfs and /proc, see the environment."""
+
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    sysfs_root: Path = Path("/sys")
+    proc_root: Path = Path("/proc")
+    command_timeout_s: float = 10.0
+
+    @classmethod
+    def local(cls) -> Context:
+        env = dict(os.environ)
+        return cls(env=env, sysfs_root=Path(env.get("FLOCKOPS_SYSFS_ROOT", "/sys")))
+
+    def which(self, tool: str) -> str | None:
+        """The tool's path on PATH or in the usual vendor directories, else None."""
+        found = shutil.which(tool, path=self.env.get("PATH", ""))
+        if found:
+            return found
+        for directory in EXTRA_TOOL_DIRS:
+            candidate = os.path.join(directory, tool)
+            if os.access(candidate, os.X_OK):
+                return candidate
+        return None
+
+    def run(self, argv: Sequence[str], timeout_s: float | None = None) -> CommandResult:
+        """Run a tool with the C locale and a timeout; never through a shell.
+
+        A tool that hangs (nvidia-smi does when a GPU falls off the bus) becomes
+        DriverFailed naming the timeout, not a stuck report.
+        """
+        env = dict(self.env)
+        env["LC_ALL"] = "C"
+        timeout = self.command_timeout_s if timeout_s is None else timeout_s
+        try:
+            done = subprocess.run(
+                list(argv),
+                capture_output=True,
+                text=True,
+                errors="replace",
+                env=env,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise DriverFailed(f"{argv[0]} did not answer within {timeout:g} s") from None
+        except FileNotFoundError:
+            raise DriverUnavailable(f"{argv[0]} not found") from None
+        except OSError as exc:
+            raise DriverFailed(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
+        return CommandResult(tuple(argv), done.returncode, done.stdout, done.stderr)
+
+    def read_text(self, path: Path) -> str | None:
+        """A small file's text with trailing NULs and whitespace removed, or None if unreadable."""
+        try:
+            return path.read_bytes().rstrip(b"\x00").decode(errors="replace").strip()
+        except OSError:
+            return None
+
+    def process_name(self, pid: int) -> str | None:
+        """A process's name where /proc shows it (another container's pids are not visible)."""
+        return self.read_text(self.proc_root / str(pid) / "comm")
+
+
+class Driver:
+    """A vendor driver. Subclasses set the three class attributes and implement two methods.
+
+    ``priority``: lower is tried first among drivers of the same vendor.
+    """
+
+    name: ClassVar[str]
+    vendor: ClassVar[str]
+    priority: ClassVar[int]
+
+    def probe(self, ctx: Context) -> None:
+        """Cheaply check that this driver can run here; raise DriverUnavailable saying why not."""
+        raise NotImplementedError
+
+    def collect(self, ctx: Context) -> Sequence[GpuSample]:
+        """Sample every GPU this driver sees.
+
+        Raise DriverUnavailable when it cannot run here (the chain tries the next driver),
+        DriverFailed (or anything else) when it broke. A GPU that is lost is returned with
+        ``lost=True``, never dropped; a field that cannot be read is None.
+        """
+        raise NotImplementedError

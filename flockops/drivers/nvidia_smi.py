@@ -1,0 +1,209 @@
+"""NVIDIA through the ``nvidia-smi`` command: the fallback when NVML cannot be used.
+
+``nvidia-smi --query-gpu=... --format=csv,noheader,nounits`` is read with the csv module
+under ``LC_ALL=C`` and a timeout (nvidia-smi can hang when a GPU falls off the bus).
+An old driver rejects a whole query for one field it does not know, so the fields only
+newer drivers have are asked for separately, and a rejected field is dropped and the
+query retried. nvidia-smi prints its errors on stdout.
+
+Note: ``temperature.gpu.tlimit`` (and the "T.Limit" thresholds) are headroom offsets
+below the slowdown point, not temperatures; they are never compared with one.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from ..driver import Context, Driver
+from ..errors import DriverFailed, DriverUnavailable, ParseError
+from ..model import GpuProcess, GpuSample, decode_throttle_reasons
+from ..parse import field_text, hex_mask, integer, mib_to_bytes, number, pci_bus_key
+
+# Fields every driver of the last decade knows.
+BASE_FIELDS = (
+    "index", "name", "uuid", "pci.bus_id", "driver_version",
+    "memory.total", "memory.used", "memory.free",
+    "utilization.gpu", "utilization.memory", "temperature.gpu",
+    "power.draw", "enforced.power.limit", "fan.speed",
+)
+# Fields only newer drivers know (memory.reserved, the "event" rename of throttle
+# reasons in 535+, MIG): asked separately so an old driver does not reject the base query.
+NEWER_FIELDS = (
+    "memory.reserved", "clocks_event_reasons.active", "clocks_throttle_reasons.active",
+    "mig.mode.current",
+)
+APP_FIELDS = ("gpu_bus_id", "gpu_uuid", "pid", "process_name", "used_memory")
+
+# `Field "memory.reserved" is not a valid field to query.`
+_INVALID_FIELD = re.compile(r'Field "([^"]+)" is not a valid field to query')
+# `Unable to determine the device handle for GPU0000:3B:00.0: Unknown Error`
+_NO_HANDLE = re.compile(r"Unable to determine the device handle for GPU\s*([0-9A-Fa-f:.]+)\s*:\s*(.*)")
+
+# nvidia-smi error texts (printed on stdout) -> a reason a person can act on.
+UNAVAILABLE_TEXTS = (
+    ("couldn't communicate with the nvidia driver",
+     "nvidia-smi couldn't communicate with the NVIDIA driver: is the driver installed and its module loaded?"),
+    ("driver/library version mismatch",
+     "nvidia-smi: Driver/library version mismatch: the kernel module and libraries differ, "
+     "usually after a driver upgrade; reboot or reload the nvidia module"),
+    ("no devices were found", "nvidia-smi: No devices were found"),
+    ("insufficient permissions", "nvidia-smi: insufficient permissions to talk to the GPUs"),
+)
+
+MAX_RETRIES = 8
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _run_query(ctx: Context, tool: str, option: str, fields: Sequence[str]) -> tuple[list[str], str]:
+    """Run one query, dropping fields this driver rejects; returns (fields kept, stdout)."""
+    kept = list(fields)
+    for _ in range(MAX_RETRIES):
+        if not kept:
+            return kept, ""
+        result = ctx.run([tool, f"--query-{option}={','.join(kept)}", "--format=csv,noheader,nounits"])
+        rejected = _INVALID_FIELD.search(result.stdout + result.stderr)
+        if result.returncode != 0 and rejected and rejected.group(1) in kept:
+            kept.remove(rejected.group(1))
+            continue
+        if result.returncode != 0:
+            _raise_for(result.stdout + "\n" + result.stderr, result.returncode)
+        return kept, result.stdout
+    raise DriverFailed(f"nvidia-smi kept rejecting --query-{option} fields")
+
+
+def _raise_for(output: str, returncode: int) -> None:
+    lowered = output.lower()
+    for needle, reason in UNAVAILABLE_TEXTS:
+        if needle in lowered:
+            raise DriverUnavailable(reason)
+    if "fallen off the bus" in lowered or _NO_HANDLE.search(output):
+        raise DriverFailed(f"nvidia-smi: a GPU has fallen off the bus or is lost: {_first_line(output)}")
+    raise DriverFailed(f"nvidia-smi exited with status {returncode}: {_first_line(output) or 'no output'}")
+
+
+def _rows(fields: Sequence[str], stdout: str) -> tuple[list[dict[str, str]], list[tuple[str, str]]]:
+    """CSV rows as dicts, plus (bus id, reason) for GPUs nvidia-smi could not open."""
+    rows: list[dict[str, str]] = []
+    lost: list[tuple[str, str]] = []
+    for line in stdout.splitlines():
+        if not line.strip():
+            continue
+        no_handle = _NO_HANDLE.search(line)
+        if no_handle:
+            lost.append((no_handle.group(1), no_handle.group(2).strip() or "lost"))
+            continue
+        cells = next(csv.reader([line], skipinitialspace=True))
+        if len(cells) != len(fields):
+            raise ParseError(f"nvidia-smi printed {len(cells)} values for {len(fields)} fields", line)
+        rows.append(dict(zip(fields, cells)))
+    return rows, lost
+
+
+def _text(raw: str | None) -> str | None:
+    return field_text(raw)
+
+
+def _gpu(row: dict[str, str], extra: dict[str, str], position: int) -> GpuSample:
+    get: Callable[[str], str | None] = lambda key: extra.get(key, row.get(key))  # noqa: E731
+    mask = hex_mask(get("clocks_event_reasons.active"), "clocks_event_reasons.active")
+    if mask is None:
+        mask = hex_mask(get("clocks_throttle_reasons.active"), "clocks_throttle_reasons.active")
+    mig = _text(get("mig.mode.current"))
+    index = integer(get("index"), "index")
+    values: dict[str, Any] = {
+        "name": _text(get("name")),
+        "uuid": _text(get("uuid")),
+        "pci_bus_id": _text(get("pci.bus_id")),
+        "driver_version": _text(get("driver_version")),
+        "memory_total_bytes": mib_to_bytes(get("memory.total"), "memory.total"),
+        "memory_reserved_bytes": mib_to_bytes(get("memory.reserved"), "memory.reserved"),
+        "memory_used_bytes": mib_to_bytes(get("memory.used"), "memory.used"),
+        "memory_free_bytes": mib_to_bytes(get("memory.free"), "memory.free"),
+        "utilization_pct": integer(get("utilization.gpu"), "utilization.gpu"),
+        "memory_utilization_pct": integer(get("utilization.memory"), "utilization.memory"),
+        "temperature_c": number(get("temperature.gpu"), "temperature.gpu"),
+        "power_w": number(get("power.draw"), "power.draw"),
+        "power_limit_w": number(get("enforced.power.limit"), "enforced.power.limit"),
+        "fan_pct": integer(get("fan.speed"), "fan.speed"),
+        "throttle_reasons": None if mask is None else decode_throttle_reasons(mask),
+        "mig_enabled": None if mig is None else mig.lower() == "enabled",
+    }
+    return GpuSample(vendor="nvidia", index=position if index is None else index, source="nvidia-smi",
+                     **values)
+
+
+def _processes(ctx: Context, tool: str) -> list[tuple[str | None, str | None, GpuProcess]] | None:
+    try:
+        fields, stdout = _run_query(ctx, tool, "compute-apps", APP_FIELDS)
+        rows, _ = _rows(fields, stdout)
+    except (DriverFailed, DriverUnavailable, ParseError):
+        return None
+    found = []
+    for row in rows:
+        pid = integer(row.get("pid"), "pid")
+        if pid is None:
+            continue
+        used = mib_to_bytes(row.get("used_memory"), "used_memory")
+        process = GpuProcess(pid=pid, name=_text(row.get("process_name")), memory_used_bytes=used)
+        found.append((pci_bus_key(row.get("gpu_bus_id")), _text(row.get("gpu_uuid")), process))
+    return found
+
+
+class NvidiaSmiDriver(Driver):
+    """NVIDIA GPUs through the nvidia-smi command."""
+
+    name = "nvidia-smi"
+    vendor = "nvidia"
+    priority = 20
+
+    def _tool(self, ctx: Context) -> str:
+        tool = ctx.which("nvidia-smi")
+        if tool is None:
+            raise DriverUnavailable("nvidia-smi not found on PATH or in /usr/bin")
+        return tool
+
+    def probe(self, ctx: Context) -> None:
+        tool = self._tool(ctx)
+        _run_query(ctx, tool, "gpu", ("index",))
+
+    def collect(self, ctx: Context) -> Sequence[GpuSample]:
+        tool = self._tool(ctx)
+        fields, stdout = _run_query(ctx, tool, "gpu", BASE_FIELDS)
+        rows, lost = _rows(fields, stdout)
+        extras: list[dict[str, str]] = []
+        try:
+            newer, newer_out = _run_query(ctx, tool, "gpu", NEWER_FIELDS)
+            extras, _ = _rows(newer, newer_out)
+        except (DriverFailed, ParseError):
+            extras = []  # newer fields are a bonus; the base report stands without them
+        if len(extras) != len(rows):
+            extras = [{} for _ in rows]
+        gpus = [_gpu(row, extra, position) for position, (row, extra) in enumerate(zip(rows, extras))]
+        processes = _processes(ctx, tool)
+        gpus = [_attach(gpu, processes) for gpu in gpus]
+        next_index = max((g.index for g in gpus), default=-1) + 1
+        for offset, (bus_id, reason) in enumerate(lost):
+            gpus.append(GpuSample(vendor="nvidia", index=next_index + offset, source="nvidia-smi",
+                                  pci_bus_id=bus_id, lost=True, lost_reason=reason))
+        if not gpus:
+            raise DriverUnavailable("nvidia-smi: No devices were found")
+        return gpus
+
+
+def _attach(gpu: GpuSample, processes: list[tuple[str | None, str | None, GpuProcess]] | None) -> GpuSample:
+    if processes is None:
+        return replace(gpu, field_errors={"processes": "nvidia-smi --query-compute-apps failed"})
+    bus = pci_bus_key(gpu.pci_bus_id)
+    mine = tuple(p for b, u, p in processes if (bus is not None and b == bus) or
+                 (b is None and u is not None and u == gpu.uuid))
+    return replace(gpu, processes=mine)
