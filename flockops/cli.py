@@ -12,9 +12,13 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import FlockopsError, UsageError
+
+if TYPE_CHECKING:
+    from .plugins import DriverRegistry
 
 
 class ExitCode(enum.IntEnum):
@@ -75,7 +79,7 @@ def _warn(message: str) -> None:
     print(f"flockops: warning: {message}", file=sys.stderr)
 
 
-def _registry():  # type: ignore[no-untyped-def]
+def _registry() -> DriverRegistry:
     from .plugins import get_plugin_manager, load_drivers
 
     registry = load_drivers(get_plugin_manager())

@@ -42,7 +42,11 @@ class Context:
     @classmethod
     def local(cls) -> Context:
         env = dict(os.environ)
-        return cls(env=env, sysfs_root=Path(env.get("FLOCKOPS_SYSFS_ROOT", "/sys")))
+        try:
+            timeout = float(env.get("FLOCKOPS_COMMAND_TIMEOUT", "10"))
+        except ValueError:
+            timeout = 10.0
+        return cls(env=env, sysfs_root=Path(env.get("FLOCKOPS_SYSFS_ROOT", "/sys")), command_timeout_s=timeout)
 
     def which(self, tool: str) -> str | None:
         """The tool's path on PATH or in the usual vendor directories, else None."""

@@ -87,6 +87,13 @@ def get_plugin_manager(
         except Exception as exc:  # a misnamed hook, a duplicate name: that plugin only
             plugins.info.append(PluginInfo(name, version, (), builtin, f"cannot register: {exc}"))
             return
+        # What pm.check_pending() would catch, per plugin: a misspelt hook name.
+        unknown = [c.name for c in pm.get_hookcallers(plugin) or () if not c.has_spec()]
+        if unknown:
+            pm.unregister(plugin)
+            plugins.info.append(PluginInfo(name, version, (), builtin,
+                                           f"unknown hook {', '.join(unknown)} (misspelt?)"))
+            return
         plugins.info.append(PluginInfo(name, version, _hooks_of(pm, plugin), builtin))
 
     for name, target in BUILTIN_DRIVERS.items():
@@ -99,9 +106,8 @@ def get_plugin_manager(
         try:
             plugin = ep.load()
         except Exception as exc:  # a broken third-party plugin must not stop the report
-            plugins.info.append(
-                PluginInfo(ep.name, version, (), False, f"cannot import {ep.value}: {type(exc).__name__}: {exc}")
-            )
+            reason = f"cannot import {ep.value}: {type(exc).__name__}: {exc}"
+            plugins.info.append(PluginInfo(ep.name, version, (), False, reason))
             continue
         add(ep.name, plugin, version, False)
 

@@ -75,7 +75,9 @@ def _run_query(ctx: Context, tool: str, option: str, fields: Sequence[str]) -> t
         if result.returncode != 0 and rejected and rejected.group(1) in kept:
             kept.remove(rejected.group(1))
             continue
-        if result.returncode != 0:
+        # A GPU that nvidia-smi cannot open is one line among the others' rows (and a
+        # non-zero exit): keep the rows, the line becomes a lost GPU.
+        if result.returncode != 0 and not _NO_HANDLE.search(result.stdout):
             _raise_for(result.stdout + "\n" + result.stderr, result.returncode)
         return kept, result.stdout
     raise DriverFailed(f"nvidia-smi kept rejecting --query-{option} fields")
@@ -100,12 +102,12 @@ def _rows(fields: Sequence[str], stdout: str) -> tuple[list[dict[str, str]], lis
             continue
         no_handle = _NO_HANDLE.search(line)
         if no_handle:
-            lost.append((no_handle.group(1), no_handle.group(2).strip() or "lost"))
+            lost.append((no_handle.group(1), line.strip()))
             continue
         cells = next(csv.reader([line], skipinitialspace=True))
         if len(cells) != len(fields):
             raise ParseError(f"nvidia-smi printed {len(cells)} values for {len(fields)} fields", line)
-        rows.append(dict(zip(fields, cells)))
+        rows.append(dict(zip(fields, cells, strict=False)))
     return rows, lost
 
 
@@ -188,7 +190,7 @@ class NvidiaSmiDriver(Driver):
             extras = []  # newer fields are a bonus; the base report stands without them
         if len(extras) != len(rows):
             extras = [{} for _ in rows]
-        gpus = [_gpu(row, extra, position) for position, (row, extra) in enumerate(zip(rows, extras))]
+        gpus = [_gpu(row, extra, position) for position, (row, extra) in enumerate(zip(rows, extras, strict=False))]
         processes = _processes(ctx, tool)
         gpus = [_attach(gpu, processes) for gpu in gpus]
         next_index = max((g.index for g in gpus), default=-1) + 1

@@ -10,7 +10,10 @@ Errors are sorted by level (nvml.h return codes):
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -64,17 +67,16 @@ def _text(value: Any) -> str:
 
 def _import_pynvml() -> ModuleType:
     try:
-        import pynvml
+        return importlib.import_module("pynvml")
     except ImportError:
         raise DriverUnavailable("the nvidia-ml-py package (module pynvml) is not installed") from None
-    return pynvml
 
 
 def _init(pynvml: ModuleType) -> None:
     try:
         pynvml.nvmlInit()
     except pynvml.NVMLError as exc:
-        code = getattr(exc, "value", None)
+        code: int = getattr(exc, "value", -1)
         reason = INIT_REASONS.get(code, f"NVML could not start: {_text(exc)} (code {code})")
         raise DriverUnavailable(reason) from None
 
@@ -91,7 +93,7 @@ class _Reader:
         try:
             return fn(*args, **kwargs)
         except nv.NVMLError as exc:
-            code = getattr(exc, "value", None)
+            code: int = getattr(exc, "value", -1)
             if code in (GPU_IS_LOST, RESET_REQUIRED):
                 raise _GpuGone("GPU is lost" if code == GPU_IS_LOST else "GPU requires reset") from None
             self.errors[field] = FIELD_REASONS.get(code, _text(exc))
@@ -180,39 +182,33 @@ def _cuda_version(nv: ModuleType) -> str | None:
     return f"{raw // 1000}.{raw % 1000 // 10}"
 
 
-def _sample(nv: ModuleType, ctx: Context, index: int, versions: dict[str, str | None]) -> GpuSample:
+def _sample(nv: ModuleType, ctx: Context, base: GpuSample) -> GpuSample:
     try:
-        return _read_gpu(nv, ctx, index, versions)
+        return _read_gpu(nv, ctx, base)
     except Exception as exc:  # one unreadable GPU must not hide the others
-        return GpuSample(vendor="nvidia", index=index, source="nvml", lost=True,
-                         lost_reason=f"could not be read: {type(exc).__name__}: {exc}", **versions)
+        return replace(base, lost=True, lost_reason=f"could not be read: {type(exc).__name__}: {exc}")
 
 
-def _read_gpu(nv: ModuleType, ctx: Context, index: int, versions: dict[str, str | None]) -> GpuSample:
+def _read_gpu(nv: ModuleType, ctx: Context, base: GpuSample) -> GpuSample:
     r = _Reader(nv)
+    try:
+        handle = nv.nvmlDeviceGetHandleByIndex(base.index)
+    except nv.NVMLError as exc:
+        code: int = getattr(exc, "value", -1)
+        reason = {GPU_IS_LOST: "GPU is lost (fallen off the bus?)", RESET_REQUIRED: "GPU requires reset"}
+        return replace(base, lost=True, lost_reason=reason.get(code, f"cannot open the GPU: {_text(exc)}"))
     identity: dict[str, Any] = {}
     try:
-        handle = nv.nvmlDeviceGetHandleByIndex(index)
-    except nv.NVMLError as exc:
-        code = getattr(exc, "value", None)
-        reason = {GPU_IS_LOST: "GPU is lost (fallen off the bus?)", RESET_REQUIRED: "GPU requires reset"}
-        return GpuSample(vendor="nvidia", index=index, source="nvml", lost=True,
-                         lost_reason=reason.get(code, f"cannot open the GPU: {_text(exc)}"), **versions)
-    try:
-        identity["name"] = r.get("name", nv.nvmlDeviceGetName, handle)
-        identity["uuid"] = r.get("uuid", nv.nvmlDeviceGetUUID, handle)
+        for field, fn in (("name", nv.nvmlDeviceGetName), ("uuid", nv.nvmlDeviceGetUUID)):
+            value = r.get(field, fn, handle)
+            identity[field] = None if value is None else _text(value)
         pci = r.get("pci_bus_id", nv.nvmlDeviceGetPciInfo, handle)
-        identity["pci_bus_id"] = _text(pci.busId) if pci is not None else None
+        identity["pci_bus_id"] = None if pci is None else _text(pci.busId)
         values = _measure(r, ctx, handle)
     except _GpuGone as gone:
-        return GpuSample(vendor="nvidia", index=index, source="nvml", lost=True, lost_reason=gone.reason,
-                         **versions, **_texts(identity))
-    return GpuSample(vendor="nvidia", index=index, source="nvml", field_errors=r.errors,
-                     **versions, **_texts(identity), **values)
-
-
-def _texts(values: dict[str, Any]) -> dict[str, str | None]:
-    return {key: None if value is None else _text(value) for key, value in values.items()}
+        # A lost GPU keeps its index and whatever identity was read before it went.
+        return replace(base, lost=True, lost_reason=gone.reason, **identity)
+    return replace(base, field_errors=r.errors, **identity, **values)
 
 
 def _measure(r: _Reader, ctx: Context, handle: Any) -> dict[str, Any]:
@@ -266,11 +262,15 @@ class NvmlDriver(Driver):
                 driver_version: str | None = _text(nv.nvmlSystemGetDriverVersion())
             except nv.NVMLError:
                 driver_version = None
-            versions = {"driver_version": driver_version, "cuda_driver_version": _cuda_version(nv)}
+            cuda_version = _cuda_version(nv)
             count = nv.nvmlDeviceGetCount()
-            return [_sample(nv, ctx, index, versions) for index in range(count)]
+            if count == 0:
+                raise DriverUnavailable("NVML is loaded but sees no NVIDIA GPU")
+            return [
+                _sample(nv, ctx, GpuSample(vendor="nvidia", index=index, source="nvml",
+                                           driver_version=driver_version, cuda_driver_version=cuda_version))
+                for index in range(count)
+            ]
         finally:
-            try:
+            with contextlib.suppress(nv.NVMLError):
                 nv.nvmlShutdown()
-            except nv.NVMLError:
-                pass

@@ -1,0 +1,171 @@
+"""Plugins: built-ins through the hook, real entry-point discovery, isolation of broken plugins."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import flockops
+from flockops.driver import Context, Driver
+from flockops.plugins import get_plugin_manager, load_drivers
+
+DRIVER_SOURCE = '''
+import flockops
+from flockops.driver import Driver
+from flockops.errors import DriverUnavailable
+from flockops.model import GpuSample
+
+
+class AcmeDriver(Driver):
+    name = "acme"
+    vendor = "acme"
+    priority = 10
+
+    def probe(self, ctx):
+        raise DriverUnavailable("no ACME card in this machine")
+
+    def collect(self, ctx):
+        return [GpuSample(vendor="acme", index=0, source="acme", name="ACME Rocket 1",
+                          memory_total_bytes=1 << 30, memory_used_bytes=1 << 20)]
+
+
+@flockops.hookimpl
+def register_drivers(register):
+    register(AcmeDriver())
+'''
+
+
+def make_distribution(root: Path, module: str, source: str, ep_name: str = "acme") -> Path:
+    """An installed distribution in its simplest real form: a module plus a dist-info on sys.path."""
+    (root / f"{module}.py").write_text(source)
+    info = root / f"{module}_dist-1.2.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}-dist\nVersion: 1.2.3\n")
+    (info / "entry_points.txt").write_text(f"[flockops]\n{ep_name} = {module}\n")
+    return root
+
+
+def test_builtin_drivers_register_through_the_hook() -> None:
+    plugins = get_plugin_manager(env={})
+    assert {p.name for p in plugins.info if p.builtin} == {"nvml", "nvidia-smi"}
+    assert all(p.hooks == ("register_drivers",) for p in plugins.info)
+    names = [d.name for d in load_drivers(plugins).drivers]
+    assert names == ["nvml", "nvidia-smi"]
+
+
+def test_disable_env_blocks_named_plugins() -> None:
+    plugins = get_plugin_manager(env={"FLOCKOPS_DISABLE_PLUGINS": "nvml, other"})
+    assert [d.name for d in load_drivers(plugins).drivers] == ["nvidia-smi"]
+
+
+def test_entry_point_plugin_is_discovered_for_real(tmp_path: Path, flockops) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "site").mkdir()
+    make_distribution(tmp_path / "site", "acme_flockops", DRIVER_SOURCE)
+    env = {"PYTHONPATH": str(tmp_path / "site")}
+
+    plugins = flockops("plugins", "-o", "json", env=env).json()
+    acme = next(p for p in plugins if p["name"] == "acme")
+    assert acme == {"name": "acme", "version": "1.2.3", "hooks": ["register_drivers"], "builtin": False,
+                    "error": None}
+
+    drivers = flockops("drivers", "-o", "json", env=env).json()
+    assert {"name": "acme", "vendor": "acme", "priority": 10, "available": False,
+            "reason": "no ACME card in this machine"} in drivers
+
+    report = flockops("report", "-o", "json", env=env).json()
+    (gpu,) = report["hosts"][0]["gpus"]
+    assert gpu["name"] == "ACME Rocket 1" and gpu["source"] == "acme"
+
+    blocked = flockops("drivers", "-o", "json", env={**env, "FLOCKOPS_DISABLE_PLUGINS": "acme"}).json()
+    assert "acme" not in {d["name"] for d in blocked}
+
+
+def test_a_plugin_that_fails_to_import_takes_nothing_down(tmp_path: Path, flockops) -> None:  # type: ignore[no-untyped-def]
+    site = tmp_path / "site"
+    site.mkdir()
+    make_distribution(site, "broken_flockops", "raise RuntimeError('boom at import')\n", ep_name="broken")
+    env = {"PYTHONPATH": str(site)}
+
+    run = flockops("report", "-o", "json", env=env)
+    assert run.returncode == 0
+    assert "plugin broken skipped" in run.stderr and "boom at import" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert [d["name"] for d in run.json()["hosts"][0]["drivers"]] == ["nvml", "nvidia-smi"]
+
+    plugins = flockops("plugins", "-o", "json", env=env).json()
+    broken = next(p for p in plugins if p["name"] == "broken")
+    assert "RuntimeError: boom at import" in broken["error"]
+
+
+class _Raising:
+    @flockops.hookimpl
+    def register_drivers(self, register):  # type: ignore[no-untyped-def]
+        raise ValueError("bad plugin")
+
+
+class _Crashing(Driver):
+    name = "crashy"
+    vendor = "nvidia"
+    priority = 1
+
+    def probe(self, ctx: Context) -> None:
+        raise ZeroDivisionError("in probe")
+
+    def collect(self, ctx: Context):  # type: ignore[no-untyped-def]
+        raise ZeroDivisionError("in collect")
+
+
+class _CrashingPlugin:
+    @flockops.hookimpl
+    def register_drivers(self, register):  # type: ignore[no-untyped-def]
+        register(_Crashing())
+
+
+def test_a_raising_hook_only_loses_its_own_drivers() -> None:
+    plugins = get_plugin_manager(env={}, extra=[("raising", _Raising()), ("crashing", _CrashingPlugin())])
+    registry = load_drivers(plugins)
+    assert [d.name for d in registry.drivers] == ["crashy", "nvml", "nvidia-smi"]
+    assert registry.failures == (("raising", "register_drivers raised ValueError: bad plugin"),)
+
+
+def test_a_crashing_driver_is_recorded_and_the_chain_goes_on(tmp_path: Path) -> None:
+    from flockops.collect import collect_host
+
+    registry = load_drivers(get_plugin_manager(env={}, extra=[("crashing", _CrashingPlugin())]))
+    ctx = Context(env={"PATH": str(tmp_path)})
+    host = collect_host(registry.drivers, ctx)
+    outcomes = {d.name: (d.outcome, d.reason) for d in host.drivers}
+    assert outcomes["crashy"] == ("failed", "ZeroDivisionError: in collect")
+    assert outcomes["nvml"][0] == "unavailable"
+    assert outcomes["nvidia-smi"] == ("unavailable", "nvidia-smi not found on PATH or in /usr/bin")
+    # Nobody of the vendor answered, so the crash is the report's business.
+    assert [(e.kind, e.source) for e in host.errors] == [("driver", "crashy")]
+    assert host.status == "partial"
+
+
+def test_misspelt_hook_is_refused_not_silently_ignored() -> None:
+    class Misspelt:
+        @flockops.hookimpl
+        def register_driver(self, register):  # type: ignore[no-untyped-def]
+            pass
+
+    plugins = get_plugin_manager(env={}, extra=[("misspelt", Misspelt())])
+    info = next(p for p in plugins.info if p.name == "misspelt")
+    assert info.error is not None and "register_driver" in info.error
+
+
+@pytest.mark.parametrize("module", ["flockops.drivers.nvml", "flockops.drivers.nvidia_smi", "flockops.collect"])
+def test_probe_side_modules_do_not_import_ui_or_ssh(module: str) -> None:
+    import subprocess
+    import sys
+
+    code = textwrap.dedent(f"""
+        import sys, importlib
+        importlib.import_module({module!r})
+        bad = {{"pluggy", "tabulate", "paramiko", "flockops.cli", "flockops.render", "yaml"}} & set(sys.modules)
+        print(sorted(bad))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
