@@ -63,7 +63,8 @@ def throttle(gpu: GpuSample) -> str:
 
 def _gpu_rows(gpu: GpuSample) -> list[list[str]]:
     if gpu.lost:
-        return [[str(gpu.index), gpu.name or NA, f"LOST: {gpu.lost_reason or 'lost'}"] + [""] * 7 + [gpu.source]]
+        # The reason is on the host's "!" line; a long one here would widen the column.
+        return [[str(gpu.index), gpu.name or NA, "LOST"] + [""] * 7 + [gpu.source]]
     used = mib(gpu.memory_used_bytes)
     if gpu.memory_used_includes_reserved and gpu.memory_used_bytes is not None:
         used += " incl. reserved"
@@ -96,8 +97,10 @@ def _summary(host: HostReport) -> str:
     free_b = sum(f for f in free if f is not None) if free and None not in free else None
     used_pct = 100.0 * used_b / total_b if used_b is not None and total_b else None
     sources = ", ".join(sorted({f"{g.vendor}: {g.source}" for g in host.gpus}))
+    lost_count = len(host.gpus) - len(gpus)
+    lost = f" ({lost_count} lost, not counted)" if lost_count else ""
     return (
-        f"Vendors: {', '.join(host.vendors) or NA} | GPUs: {len(host.gpus)} | "
+        f"Vendors: {', '.join(host.vendors) or NA} | GPUs: {len(host.gpus)}{lost} | "
         f"Total VRAM: {gib(total_b)} | Used: {gib(used_b)} ({pct(used_pct, 1)}) | "
         f"Free: {gib(free_b)} | Data from: {sources or NA}"
     )
