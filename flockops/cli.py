@@ -10,14 +10,18 @@ import enum
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import FlockopsError, UsageError
 
 if TYPE_CHECKING:
+    from .driver import Driver
+    from .inventory import Inventory
+    from .model import FleetReport
     from .plugins import DriverRegistry
 
 
@@ -32,9 +36,9 @@ class ExitCode(enum.IntEnum):
 EXIT_CODES_HELP = """exit codes:
   0  every host reported (some GPUs or fields may still read N/A; see the report)
   1  usage or inventory error: nothing was collected
-  2  some host failed to report
+  2  some host failed to report (timeout, authentication, host key, probe)
   3  internal error in flockops (please report it, with FLOCKOPS_DEBUG=1 output)
-  4  some host was unreachable
+  4  some host was unreachable, and none failed otherwise
 """
 
 
@@ -64,6 +68,17 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--driver", action="append", metavar="NAME",
                         help="use only this driver (repeatable); see `flockops drivers`")
     report.add_argument("-v", "--verbose", action="store_true", help="list every driver attempt")
+    _fleet_arguments(report)
+    report.add_argument("--summary", action="store_true", help="one line per host instead of a section per host")
+
+    inventory = sub.add_parser("inventory", help="show an inventory as flockops reads it (like ansible-inventory)",
+                               epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    inventory.add_argument("-i", "--inventory", required=True, metavar="FILE", help="Ansible inventory (YAML or INI)")
+    inventory.add_argument("-l", "--limit", metavar="PATTERN", help="only hosts matching PATTERN")
+    shown = inventory.add_mutually_exclusive_group(required=True)
+    shown.add_argument("--list", action="store_true", help="JSON as `ansible-inventory --list` prints it")
+    shown.add_argument("--graph", action="store_true", help="the group tree")
+    inventory.add_argument("--vars", action="store_true", help="with --graph: show variables")
 
     drivers = sub.add_parser("drivers", help="each driver, its vendor and priority, and whether it can run here",
                              epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -73,6 +88,32 @@ def _parser() -> argparse.ArgumentParser:
                              epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     plugins.add_argument("-o", "--output", choices=("table", "json"), default="table")
     return parser
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
+        return value
+
+    return parse
+
+
+def _fleet_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("fleet (over SSH; without -i: this machine)")
+    group.add_argument("-i", "--inventory", metavar="FILE", help="Ansible inventory (YAML or INI)")
+    group.add_argument("-l", "--limit", metavar="PATTERN",
+                       help="hosts to ask: a,b or a:b union, a:&b intersection, a:!b exclusion, globs, ~regex")
+    group.add_argument("-f", "--forks", type=_positive(int), default=10, help="hosts probed at once (default 10)")
+    group.add_argument("--timeout", type=_positive(float), default=30.0, metavar="SECONDS",
+                       help="deadline per host, connection and probe together (default 30)")
+    group.add_argument("--known-hosts", action="append", type=Path, default=[], metavar="FILE",
+                       help="extra known_hosts file (repeatable); ~/.ssh/known_hosts and "
+                       "/etc/ssh/ssh_known_hosts are always read")
 
 
 def _warn(message: str) -> None:
@@ -99,8 +140,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
         unknown = sorted(set(args.driver) - known)
         if unknown:
             raise UsageError(f"unknown driver {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    host = collect_host(registry.drivers, Context.local(), selected=args.driver)
-    fleet = FleetReport(hosts=(host,), generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    if args.inventory:
+        fleet = _collect_fleet(args, registry.drivers)
+    else:
+        host = collect_host(registry.drivers, Context.local(), selected=args.driver)
+        fleet = FleetReport(hosts=(host,), generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     if args.output == "json":
         from .render import to_json
 
@@ -108,12 +152,46 @@ def _cmd_report(args: argparse.Namespace) -> int:
     else:
         from .render import fleet_table
 
-        sys.stdout.write(fleet_table(fleet, verbose=args.verbose))
+        sys.stdout.write(fleet_table(fleet, verbose=args.verbose, summary=args.summary))
     statuses = {h.status for h in fleet.hosts}
-    if "unreachable" in statuses:
-        return ExitCode.HOST_UNREACHABLE
     if "failed" in statuses:
         return ExitCode.HOST_FAILED
+    if "unreachable" in statuses:
+        return ExitCode.HOST_UNREACHABLE
+    return ExitCode.OK
+
+
+def _load_inventory(args: argparse.Namespace) -> Inventory:
+    from .inventory import load_inventory
+
+    inventory = load_inventory(Path(args.inventory))
+    for warning in inventory.warnings:
+        _warn(warning)
+    return inventory
+
+
+def _collect_fleet(args: argparse.Namespace, drivers: Sequence[Driver]) -> FleetReport:
+    from .connection import SshOptions
+    from .fleet import FleetOptions, run_fleet
+    from .inventory import target_for
+
+    inventory = _load_inventory(args)
+    hosts = inventory.select(args.limit)
+    if not hosts:
+        raise UsageError(f"no host in {args.inventory} matches {args.limit or 'all'}")
+    options = FleetOptions(forks=int(args.forks), timeout_s=float(args.timeout),
+                           selected_drivers=tuple(args.driver) if args.driver else None,
+                           ssh=SshOptions(connect_timeout_s=min(10.0, float(args.timeout)),
+                                          known_hosts_files=tuple(args.known_hosts), warn=_warn))
+    return run_fleet([target_for(h) for h in hosts], options, drivers)
+
+
+def _cmd_inventory(args: argparse.Namespace) -> int:
+    inventory = _load_inventory(args)
+    if args.list:
+        sys.stdout.write(json.dumps(inventory.to_list_json(limit=args.limit), indent=4, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(inventory.to_graph(limit=args.limit, show_vars=args.vars) + "\n")
     return ExitCode.OK
 
 
@@ -155,7 +233,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-COMMANDS = {"report": _cmd_report, "drivers": _cmd_drivers, "plugins": _cmd_plugins}
+COMMANDS = {"report": _cmd_report, "inventory": _cmd_inventory, "drivers": _cmd_drivers, "plugins": _cmd_plugins}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

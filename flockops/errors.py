@@ -28,3 +28,31 @@ class ParseError(FlockopsError):
             message = f"{message}: {shown!r}"
         super().__init__(message)
         self.raw = raw
+
+
+class ConnectionFailure(FlockopsError):
+    """A host could not be reached or would not let us in; ``kind`` classifies it for the report.
+
+    Kinds: ``unreachable`` (refused, DNS, no route), ``timeout`` (accepts TCP but never
+    answers, or ran past the deadline), ``auth_failed``, ``host_key`` (unknown or changed).
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class InventoryError(FlockopsError):
+    """An inventory is missing or malformed. Raised while loading, before any host is contacted.
+
+    The message starts with ``file:line:`` (or just ``file:`` when no line applies) and names the
+    group, host or key at fault; ``file``, ``line`` and ``key`` are kept for callers that want them.
+    """
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None, key: str | None = None) -> None:
+        if file is not None:
+            message = f"{file}:{line}: {message}" if line is not None else f"{file}: {message}"
+        super().__init__(message)
+        self.file = file
+        self.line = line
+        self.key = key

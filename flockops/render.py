@@ -88,13 +88,9 @@ GPU_HEADERS = ["GPU", "Name", "VRAM total", "Used", "Free", "Reserved", "Util", 
 
 def _summary(host: HostReport) -> str:
     gpus = [g for g in host.gpus if not g.lost]
-    totals = [g.memory_total_bytes for g in gpus]
-    used = [g.memory_used_bytes for g in gpus]
-    free = [g.memory_free_bytes for g in gpus]
-    # A sum over GPUs is only a measurement when every GPU answered.
-    total_b = sum(t for t in totals if t is not None) if totals and None not in totals else None
-    used_b = sum(u for u in used if u is not None) if used and None not in used else None
-    free_b = sum(f for f in free if f is not None) if free and None not in free else None
+    total_b = _sum(g.memory_total_bytes for g in gpus)
+    used_b = _sum(g.memory_used_bytes for g in gpus)
+    free_b = _sum(g.memory_free_bytes for g in gpus)
     used_pct = 100.0 * used_b / total_b if used_b is not None and total_b else None
     sources = ", ".join(sorted({f"{g.vendor}: {g.source}" for g in host.gpus}))
     lost_count = len(host.gpus) - len(gpus)
@@ -136,8 +132,54 @@ def host_table(host: HostReport, verbose: bool = False) -> str:
     return "\n".join(out)
 
 
-def fleet_table(fleet: FleetReport, verbose: bool = False) -> str:
-    return "\n\n".join(host_table(h, verbose) for h in fleet.hosts) + "\n"
+def _sum(values: Iterable[int | None]) -> int | None:
+    """A total is only a measurement when every part of it is known."""
+    items = list(values)
+    if not items or any(v is None for v in items):
+        return None
+    return sum(v for v in items if v is not None)
+
+
+def _hottest(host: HostReport) -> str:
+    known = [g for g in host.gpus if g.temperature_c is not None]
+    if not known:
+        return NA
+    hottest = max(known, key=lambda g: g.temperature_c or 0.0)
+    return f"GPU {hottest.index}: {temperature(hottest)}"
+
+
+def _used_of_total(gpus: Sequence[GpuSample]) -> str:
+    live = [g for g in gpus if not g.lost]
+    used, total = _sum(g.memory_used_bytes for g in live), _sum(g.memory_total_bytes for g in live)
+    return f"{gib(used)} / {gib(total)}"
+
+
+def _problem(host: HostReport) -> str:
+    return "; ".join(f"{e.kind}: {e.message}" for e in host.errors)
+
+
+def summary_table(fleet: FleetReport) -> str:
+    rows = [[h.host, h.status, str(len(h.gpus)), _used_of_total(h.gpus), _hottest(h), _problem(h)]
+            for h in fleet.hosts]
+    return simple_table(rows, ["Host", "Status", "GPUs", "VRAM used / total", "Hottest", "Problem"])
+
+
+def fleet_totals(fleet: FleetReport) -> str:
+    counts: dict[str, int] = {}
+    for host in fleet.hosts:
+        counts[host.status] = counts.get(host.status, 0) + 1
+    states = ", ".join(f"{counts[s]} {s}" for s in ("ok", "partial", "failed", "unreachable") if s in counts)
+    gpus = [g for h in fleet.hosts for g in h.gpus]
+    reporting = [h for h in fleet.hosts if h.gpus]
+    return (f"Fleet: {len(fleet.hosts)} hosts ({states}) | GPUs: {len(gpus)} | "
+            f"VRAM used / total: {_used_of_total(gpus)} over {len(reporting)} hosts with GPUs\n")
+
+
+def fleet_table(fleet: FleetReport, verbose: bool = False, summary: bool = False) -> str:
+    body = summary_table(fleet) if summary else "\n\n".join(host_table(h, verbose) for h in fleet.hosts) + "\n"
+    if len(fleet.hosts) > 1 or summary:
+        body += "\n" + fleet_totals(fleet)
+    return body
 
 
 def simple_table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> str:

@@ -57,6 +57,16 @@ UNAVAILABLE_TEXTS = (
 MAX_RETRIES = 8
 
 
+def _query_argv(tool: str, option: str, fields: Sequence[str]) -> list[str]:
+    return [tool, f"--query-{option}={','.join(fields)}", "--format=csv,noheader,nounits"]
+
+
+def planned_queries(tool: str = "nvidia-smi") -> list[list[str]]:
+    """The queries collect() runs on a driver that knows every field (the shell probe records these)."""
+    return [_query_argv(tool, "gpu", BASE_FIELDS), _query_argv(tool, "gpu", NEWER_FIELDS),
+            _query_argv(tool, "compute-apps", APP_FIELDS)]
+
+
 def _first_line(text: str) -> str:
     for line in text.splitlines():
         if line.strip():
@@ -70,7 +80,7 @@ def _run_query(ctx: Context, tool: str, option: str, fields: Sequence[str]) -> t
     for _ in range(MAX_RETRIES):
         if not kept:
             return kept, ""
-        result = ctx.run([tool, f"--query-{option}={','.join(kept)}", "--format=csv,noheader,nounits"])
+        result = ctx.run(_query_argv(tool, option, kept))
         rejected = _INVALID_FIELD.search(result.stdout + result.stderr)
         if result.returncode != 0 and rejected and rejected.group(1) in kept:
             kept.remove(rejected.group(1))

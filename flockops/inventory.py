@@ -1,0 +1,1126 @@
+"""Ansible-compatible inventories: YAML and INI files, group_vars/ and host_vars/, host ranges, limits.
+
+An inventory that works with ``ansible-inventory -i FILE`` works here unchanged, and gives the same
+hosts, groups and variables: ``Inventory.to_list_json()`` prints what ``ansible-inventory --list``
+prints, except that secrets are masked. The rules follow ansible-core 2.19, read from its source:
+
+- ``plugins/inventory/yaml.py`` and ``ini.py``: the two file formats;
+- ``plugins/inventory/__init__.py``: ``expand_hostname_range`` (``node[01:20]``, ``[1:9:2]``, ``[a:f]``);
+- ``inventory/data.py`` and ``group.py``: the implicit ``all`` and ``ungrouped`` groups, group depth;
+- ``vars/manager.py``, ``inventory/helpers.py`` and ``plugins/vars/host_group_vars.py``: which variable
+  wins, and which group_vars/host_vars files are read.
+
+Everything is read and checked in ``load_inventory``, before any host is contacted: a structural fault
+raises ``InventoryError`` naming file, line and key; a harmless oddity becomes a warning in
+``Inventory.warnings`` (the CLI prints them to stderr).
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime
+import json
+import os
+import re
+import shlex
+import string
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flockops import limit as _limit
+from flockops.errors import InventoryError
+
+MASK = "********"
+# Connection secrets by name; any other variable whose name contains one of SECRET_WORDS is masked too.
+SECRET_VARS = frozenset({"ansible_password", "ansible_ssh_pass", "ansible_ssh_password", "ansible_become_password",
+                         "ansible_become_pass", "ansible_sudo_pass", "ansible_su_pass"})
+SECRET_WORDS = ("password", "passwd", "secret")
+
+YAML_SUFFIXES = (".yml", ".yaml", ".json")
+# ansible-core's C.YAML_FILENAME_EXTENSIONS, tried in this order after the bare name in group_vars/.
+_VARS_FILE_SUFFIXES = ("", ".yml", ".yaml", ".json")
+# Variables ansible-inventory never prints, even when an inventory sets them (constants.INTERNAL_STATIC_VARS).
+_INTERNAL_VARS = frozenset({
+    "ansible_async_path", "ansible_collection_name", "ansible_config_file", "ansible_dependent_role_names",
+    "ansible_diff_mode", "ansible_facts", "ansible_forks", "ansible_inventory_sources", "ansible_limit",
+    "ansible_play_batch", "ansible_play_hosts", "ansible_play_hosts_all", "ansible_play_role_names",
+    "ansible_playbook_python", "ansible_role_name", "ansible_role_names", "ansible_run_tags", "ansible_skip_tags",
+    "ansible_verbosity", "ansible_version", "inventory_dir", "inventory_file", "inventory_hostname",
+    "inventory_hostname_short", "groups", "group_names", "hostvars", "playbook_dir", "play_hosts", "role_name",
+    "role_names", "role_path", "role_uuid",
+})
+_YAML_SECTIONS = ("vars", "children", "hosts")
+
+
+# --------------------------------------------------------------------------------------------------
+# The data model
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """One inventory host with its variables already merged in Ansible's order of precedence."""
+
+    name: str
+    vars: Mapping[str, Any]
+    # Every group the host belongs to, directly or through a child group, sorted, without "all":
+    # Ansible's ``group_names``.
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """One group: its direct members, its direct children, and its own variables."""
+
+    name: str
+    hosts: tuple[str, ...]
+    children: tuple[str, ...]
+    # The group's own variables (inline, then its group_vars/ files): what ``--graph --vars`` shows for it.
+    vars: Mapping[str, Any]
+    # Longest path from "all" (all = 0); with ``priority`` it orders group variables, deeper winning.
+    depth: int = 0
+    priority: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Vaulted:
+    """A ``!vault`` value. flockops cannot decrypt it, so it is treated as a secret that is not there."""
+
+    ciphertext: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """A loaded inventory. ``hosts`` are in inventory order: the order ``ansible all --list-hosts`` shows."""
+
+    hosts: tuple[Host, ...]
+    groups: Mapping[str, Group]
+    source: Path
+    warnings: tuple[str, ...] = ()
+
+    def host(self, name: str) -> Host:
+        """The host called ``name``; KeyError if there is none."""
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise KeyError(name)
+
+    def group_hosts(self, name: str) -> tuple[str, ...]:
+        """Names of the hosts in group ``name`` and its descendants, in Ansible's order for that group."""
+        return _group_hosts(self.groups, name)
+
+    def select(self, limit: str | None) -> tuple[Host, ...]:
+        """The hosts a ``-l/--limit`` pattern selects, in inventory order; every host when ``limit`` is None.
+
+        Patterns as in Ansible: ``a,b`` or ``a:b`` (union), ``a:&b`` (intersection), ``a:!b`` (exclusion),
+        globs (``web*``), ``~regex`` (matched at the start of the name), group and host names mixed,
+        ``all``/``*``, and subscripts (``gpu[0]``, ``gpu[1:3]``). Raises UsageError for a bad pattern.
+        """
+        if limit is None:
+            return self.hosts
+        names, _ = _limit.select_names(limit, [h.name for h in self.hosts], self._group_members())
+        chosen = set(names)
+        return tuple(h for h in self.hosts if h.name in chosen)
+
+    def unmatched(self, limit: str | None) -> tuple[str, ...]:
+        """The single patterns of ``limit`` that match no host or group (Ansible warns about each)."""
+        if limit is None:
+            return ()
+        _, unmatched = _limit.select_names(limit, [h.name for h in self.hosts], self._group_members())
+        return tuple(unmatched)
+
+    def to_list_json(self, limit: str | None = None) -> dict[str, Any]:
+        """What ``ansible-inventory -i FILE --list [--limit LIMIT]`` prints, with secrets masked.
+
+        Every group reachable from ``all`` appears with its ``hosts`` (limited) and ``children``; empty
+        keys are left out and so is a group left with neither, though its parent still lists it as a
+        child. ``all`` never lists hosts and always lists ``ungrouped``. ``_meta.hostvars`` holds each
+        selected host that has variables. (ansible-core 2.19 also prints ``_meta.profile``; left out.)
+        """
+        available = {h.name for h in self.select(limit)}
+        result: dict[str, Any] = {}
+        seen: set[str] = set()
+
+        def add(name: str) -> None:
+            group = self.groups[name]
+            entry: dict[str, Any] = {}
+            if name != "all":
+                entry["hosts"] = [h for h in group.hosts if h in available]
+            entry["children"] = list(group.children)
+            for child in group.children:
+                if child not in seen:
+                    seen.add(child)
+                    add(child)
+            entry = {k: v for k, v in entry.items() if v}
+            if entry:
+                result[name] = entry
+
+        add("all")
+        hostvars = {}
+        for host in self.hosts:
+            if host.name in available:
+                shown = _jsonable(mask_secrets(_public_vars(host.vars)))
+                if shown:
+                    hostvars[host.name] = shown
+        result["_meta"] = {"hostvars": hostvars}
+        return result
+
+    def to_graph(self, group: str = "all", show_vars: bool = False, limit: str | None = None) -> str:
+        """What ``ansible-inventory -i FILE --graph [--vars] [GROUP]`` prints, with secrets masked.
+
+        ``limit`` leaves out the hosts it does not select (groups stay, as empty groups do in Ansible's
+        graph). ansible-inventory itself ignores ``--limit`` with ``--graph``. KeyError for an unknown group.
+        """
+        if group not in self.groups:
+            raise KeyError(group)
+        hosts = {h.name: h for h in self.select(limit)}
+        lines: list[str] = []
+
+        def line(text: str, depth: int) -> None:
+            lines.append("  |" * depth + "--" + text if depth else text)
+
+        def show(variables: Mapping[str, Any], depth: int) -> None:
+            for key, value in sorted(mask_secrets(_public_vars(variables)).items()):
+                line(f"{{{key} = {value}}}", depth)
+
+        def walk(name: str, depth: int) -> None:
+            node = self.groups[name]
+            line(f"@{name}:", depth)
+            for child in node.children:
+                walk(child, depth + 1)
+            if name != "all":
+                for host in node.hosts:
+                    if host not in hosts:
+                        continue
+                    line(host, depth + 1)
+                    if show_vars:
+                        show(hosts[host].vars, depth + 2)
+            if show_vars:
+                own = dict(node.vars)
+                if node.priority != 1:
+                    own["ansible_group_priority"] = node.priority
+                show(own, depth + 1)
+
+        walk(group, 0)
+        return "\n".join(lines)
+
+    def _group_members(self) -> dict[str, tuple[str, ...]]:
+        return {name: _group_hosts(self.groups, name) for name in self.groups}
+
+
+def _group_hosts(groups: Mapping[str, Group], name: str) -> tuple[str, ...]:
+    # ansible-core's Group.get_hosts(): the group, its children, then each further generation, each
+    # group's own hosts in definition order. (Ansible orders a generation beyond the children by a set;
+    # here it is parent order, which is the same whenever that set has one member.)
+    order = [name, *groups[name].children]
+    seen = set(order)
+    generation = list(groups[name].children)
+    while generation:
+        following = []
+        for parent in generation:
+            for child in groups[parent].children:
+                if child not in seen:
+                    seen.add(child)
+                    following.append(child)
+        order.extend(following)
+        generation = following
+    return tuple(dict.fromkeys(h for g in order for h in groups[g].hosts))
+
+
+def is_secret(name: str) -> bool:
+    """True for a variable whose value must not be printed: passwords, passphrases, secrets."""
+    lowered = name.lower()
+    return lowered in SECRET_VARS or any(word in lowered for word in SECRET_WORDS)
+
+
+def mask_secrets(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``variables`` with each secret (see ``is_secret``, at any depth, and ``!vault``) as ``MASK``."""
+    return {key: MASK if is_secret(str(key)) else _mask_value(value) for key, value in variables.items()}
+
+
+def _mask_value(value: Any) -> Any:
+    if isinstance(value, Vaulted):
+        return MASK
+    if isinstance(value, Mapping):
+        return mask_secrets(value)
+    if isinstance(value, (list, tuple)):
+        return [_mask_value(v) for v in value]
+    return value
+
+
+def _public_vars(variables: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in variables.items() if k not in _INTERNAL_VARS}
+
+
+def _jsonable(value: Any) -> Any:
+    # YAML may give dates and sets; json.dumps takes neither. Ansible prints dates in ISO form.
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, Vaulted):
+        return MASK
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# Connection variables
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """How to reach one host, from its ``ansible_*`` connection variables."""
+
+    name: str
+    address: str
+    # None: let ~/.ssh/config decide, else 22.
+    port: int | None = None
+    user: str | None = None
+    key_file: str | None = None
+    password: str | None = field(default=None, repr=False)
+    # "ssh" unless set; "local" means run on this machine, without SSH.
+    connection: str = "ssh"
+    python: str | None = None
+    ssh_common_args: str | None = None
+    ssh_extra_args: str | None = None
+    proxy_jump: str | None = None
+    proxy_command: str | None = None
+    host_key_checking: bool | None = None
+    # Every variable of the host, secrets included: hence no repr.
+    vars: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+# The variables each setting is read from, as the ssh connection plugin documents them. When several
+# are set the last one listed wins, as in ansible-core's config manager.
+_ADDRESS_VARS = ("ansible_host", "ansible_ssh_host")
+_PORT_VARS = ("ansible_port", "ansible_ssh_port")
+_USER_VARS = ("ansible_user", "ansible_ssh_user")
+_KEY_VARS = ("ansible_private_key_file", "ansible_ssh_private_key_file")
+_PASSWORD_VARS = ("ansible_password", "ansible_ssh_pass", "ansible_ssh_password")
+_HOST_KEY_VARS = ("host_key_checking", "ansible_host_key_checking", "ansible_ssh_host_key_checking")
+_TRUE = frozenset({"y", "yes", "on", "1", "true", "t"})
+_FALSE = frozenset({"n", "no", "off", "0", "false", "f"})
+
+
+def target_for(host: Host) -> Target:
+    """The connection settings for ``host``. Raises InventoryError for a value that cannot be one.
+
+    ``ansible_ssh_common_args`` and ``ansible_ssh_extra_args`` are kept raw, and a ProxyJump
+    (``-J bastion``, ``-o ProxyJump=bastion``, ``-oProxyJump=bastion``, ``-o 'ProxyJump bastion'``) or
+    ProxyCommand found in them is lifted out.
+    """
+    v = host.vars
+
+    def last(names: Sequence[str]) -> Any:
+        for name in reversed(names):
+            if v.get(name) is not None:
+                return v[name]
+        return None
+
+    def text(names: Sequence[str]) -> str | None:
+        value = last(names)
+        return None if value is None else str(value)
+
+    port_value = last(_PORT_VARS)
+    port: int | None = None
+    if port_value is not None:
+        try:
+            port = int(port_value)
+        except (TypeError, ValueError):
+            raise InventoryError(f"host {host.name!r} variable 'ansible_port' must be a port number, "
+                                 f"got {port_value!r}", key="ansible_port") from None
+    checking = last(_HOST_KEY_VARS)
+    if checking is not None and not isinstance(checking, bool):
+        lowered = str(checking).strip().lower()
+        if lowered not in _TRUE | _FALSE:
+            raise InventoryError(f"host {host.name!r} variable 'ansible_host_key_checking' must be a boolean, "
+                                 f"got {checking!r}", key="ansible_host_key_checking")
+        checking = lowered in _TRUE
+    key_file = text(_KEY_VARS)
+    password = last(_PASSWORD_VARS)
+    common = text(("ansible_ssh_common_args",))
+    extra = text(("ansible_ssh_extra_args",))
+    jump: str | None = None
+    command: str | None = None
+    for key, args in (("ansible_ssh_common_args", common), ("ansible_ssh_extra_args", extra)):
+        if args:
+            found_jump, found_command = _proxy_options(host.name, key, args)
+            # ssh keeps the first value it is given for an option.
+            jump = jump or found_jump
+            command = command or found_command
+    return Target(
+        name=host.name,
+        address=text(_ADDRESS_VARS) or host.name,
+        port=port,
+        user=text(_USER_VARS),
+        key_file=os.path.expanduser(key_file) if key_file else None,
+        # A !vault password cannot be decrypted here: as if none were set.
+        password=None if password is None or isinstance(password, Vaulted) else str(password),
+        connection=text(("ansible_connection",)) or "ssh",
+        python=text(("ansible_python_interpreter",)),
+        ssh_common_args=common,
+        ssh_extra_args=extra,
+        proxy_jump=jump,
+        proxy_command=command,
+        host_key_checking=checking,
+        vars=v,
+    )
+
+
+def _proxy_options(host: str, key: str, args: str) -> tuple[str | None, str | None]:
+    """(ProxyJump, ProxyCommand) from ssh arguments such as ``-o ProxyCommand="ssh -W %h:%p bastion"``."""
+    try:
+        words = shlex.split(args)
+    except ValueError as exc:
+        raise InventoryError(f"host {host!r} variable {key!r} is not a valid shell word list: {exc}: {args!r}",
+                             key=key) from None
+    jump: str | None = None
+    command: str | None = None
+    options: list[str] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in ("-J", "-o") and i + 1 < len(words):
+            options.append(("ProxyJump=" if word == "-J" else "") + words[i + 1])
+            i += 2
+            continue
+        if word.startswith("-J") and len(word) > 2:
+            options.append("ProxyJump=" + word[2:])
+        elif word.startswith("-o") and len(word) > 2:
+            options.append(word[2:])
+        i += 1
+    for option in options:
+        # "Name=value", "Name value" and "Name = value" are all the same option to ssh.
+        name, _, value = option.strip().replace("=", " ", 1).partition(" ")
+        value = value.strip().lstrip("=").strip()
+        if name.lower() == "proxyjump" and jump is None and value:
+            jump = None if value.lower() == "none" else value
+        elif name.lower() == "proxycommand" and command is None and value:
+            command = None if value.lower() == "none" else value
+    return jump, command
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_inventory(path: Path) -> Inventory:
+    """Read an inventory (a YAML or INI file, or a directory of them) and the group_vars/ and host_vars/ beside it.
+
+    The format follows the name, as Ansible's plugins do: ``.yml``, ``.yaml`` and ``.json`` are YAML; a
+    name without a suffix is YAML if it reads as a YAML mapping and INI otherwise; any other name is INI.
+    A directory stands for every file in it (sorted, recursively; hidden files, group_vars/, host_vars/
+    and names ending in one of ``DIRECTORY_SKIPS`` left out), with group_vars/ and host_vars/ read from
+    the directory itself. Raises InventoryError naming the file (and line and key where there is one)
+    for anything missing or malformed.
+    """
+    if path.is_dir():
+        files = _directory_sources(path)
+        if not files:
+            raise InventoryError("the inventory directory holds no inventory file", str(path))
+        base = path.resolve()
+    else:
+        files = [path]
+        base = path.resolve().parent
+    builder = _Builder(str(path))
+    for file in files:
+        _read_source(builder, file)
+    builder.reconcile()
+    return builder.build(base, path)
+
+
+# ansible-core's INVENTORY_IGNORE_EXTS: names a directory inventory skips.
+DIRECTORY_SKIPS = (".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry")
+_NOT_SOURCES = ("group_vars", "host_vars", "vars_plugins")
+
+
+def _directory_sources(directory: Path) -> list[Path]:
+    found: list[Path] = []
+    for name in sorted(os.listdir(directory)):
+        if name.startswith(".") or name in _NOT_SOURCES or name.endswith(DIRECTORY_SKIPS):
+            continue
+        entry = directory / name
+        found.extend(_directory_sources(entry) if entry.is_dir() else [entry])
+    return found
+
+
+def _read_source(builder: _Builder, path: Path) -> None:
+    shown = str(path)
+    builder.file = shown
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InventoryError("inventory file not found", shown) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InventoryError(f"cannot read inventory: {exc}", shown) from None
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
+        raise InventoryError("TOML inventories are not supported; use YAML or INI", shown)
+    if suffix in YAML_SUFFIXES or (not suffix and _looks_like_yaml_mapping(text)):
+        _YamlReader(builder, shown, _json_tabs_as_spaces(text)).read()
+    else:
+        _IniReader(builder, shown).read(text.splitlines())
+
+
+def _json_tabs_as_spaces(text: str) -> str:
+    # Ansible reads JSON with json.loads before trying YAML; YAML refuses the tabs JSON indents with.
+    # In valid JSON a raw tab can only be whitespace between tokens, so spaces change nothing else.
+    if "\t" not in text:
+        return text
+    try:
+        json.loads(text)
+    except ValueError:
+        return text
+    return text.replace("\t", " ")
+
+
+def _looks_like_yaml_mapping(text: str) -> bool:
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return False
+    return isinstance(node, yaml.MappingNode)
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader plus the two Ansible tags an inventory may hold."""
+
+
+def _construct_vault(loader: yaml.SafeLoader, node: yaml.Node) -> Vaulted:
+    return Vaulted(str(loader.construct_scalar(node)))  # type: ignore[arg-type]
+
+
+def _construct_unsafe(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    # !unsafe only stops Jinja templating, which flockops never does: the plain value.
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+
+
+_Loader.add_constructor("!vault", _construct_vault)
+_Loader.add_constructor("!unsafe", _construct_unsafe)
+
+
+@dataclass
+class _GroupDraft:
+    name: str
+    line: int | None
+    hosts: list[str] = field(default_factory=list)
+    children: list[str] = field(default_factory=list)
+    parents: list[str] = field(default_factory=list)
+    inline: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, Any] = field(default_factory=dict)
+    priority: int = 1
+
+
+@dataclass
+class _HostDraft:
+    name: str
+    file: str
+    line: int | None
+    inline: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, Any] = field(default_factory=dict)
+    direct: list[str] = field(default_factory=list)
+
+
+class _Builder:
+    """ansible-core's InventoryData in miniature: groups and hosts as the readers add them."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.groups: dict[str, _GroupDraft] = {}
+        self.hosts: dict[str, _HostDraft] = {}
+        self.warnings: list[str] = []
+        self.add_group("all", None)
+        self.add_group("ungrouped", None)
+        self.add_child("all", "ungrouped", None)
+
+    def error(self, message: str, line: int | None, key: str | None = None, file: str | None = None) -> InventoryError:
+        return InventoryError(message, file or self.file, line, key)
+
+    def warn(self, message: str, line: int | None, file: str | None = None) -> None:
+        where = file or self.file
+        self.warnings.append(f"{where}:{line}: {message}" if line is not None else f"{where}: {message}")
+
+    def add_group(self, name: str, line: int | None) -> None:
+        if name not in self.groups:
+            self.groups[name] = _GroupDraft(name, line)
+
+    def add_host(self, name: str, group: str, port: int | None, line: int | None) -> None:
+        if name not in self.hosts:
+            self.hosts[name] = _HostDraft(name, self.file, line)
+            # A port given with the host ("node01:2222") counts only where the host is first seen:
+            # ansible-core sets it when it creates the host and ignores it afterwards.
+            if port:
+                self.hosts[name].inline["ansible_port"] = port
+        self._add_member(group, name)
+
+    def _add_member(self, group: str, host: str) -> None:
+        if host not in self.groups[group].hosts:
+            self.groups[group].hosts.append(host)
+            self.hosts[host].direct.append(group)
+
+    def set_group_var(self, group: str, key: str, value: Any, line: int | None) -> None:
+        if key == "ansible_group_priority":
+            # Not a variable to Ansible: it orders sibling groups and is kept apart.
+            try:
+                self.groups[group].priority = int(value)
+            except (TypeError, ValueError):
+                raise self.error(f"group {group!r} variable 'ansible_group_priority' must be an integer, "
+                                 f"got {value!r}", line, key) from None
+        else:
+            self.groups[group].inline[key] = value
+
+    def set_host_var(self, host: str, key: str, value: Any, line: int | None) -> None:
+        if host in self.groups:
+            # ansible-core looks the name up among groups first, so a host named like a group gives
+            # its inline variables to the group. Kept for the same result; reconcile() warns.
+            self.set_group_var(host, key, value, line)
+        else:
+            self.hosts[host].inline[key] = value
+
+    def ancestors(self, group: str) -> set[str]:
+        found: set[str] = set()
+        todo = list(self.groups[group].parents)
+        while todo:
+            name = todo.pop()
+            if name not in found:
+                found.add(name)
+                todo.extend(self.groups[name].parents)
+        return found
+
+    def add_child(self, parent: str, child: str, line: int | None) -> None:
+        """Make ``child`` (a group, or failing that a host, as in ansible-core) a member of ``parent``."""
+        if child not in self.groups:
+            if child in self.hosts:
+                self._add_member(parent, child)
+                return
+            raise self.error(f"group {parent!r} child {child!r} is not a known group", line, child)
+        if child == parent or child in self.ancestors(parent):
+            raise self.error(f"adding group {child!r} as a child of {parent!r} makes a loop", line, child)
+        if child not in self.groups[parent].children:
+            self.groups[parent].children.append(child)
+            if parent not in self.groups[child].parents:
+                self.groups[child].parents.append(parent)
+
+    def reconcile(self) -> None:
+        """ansible-core's reconcile_inventory: every group under ``all``; ``ungrouped`` made exact."""
+        for name in list(self.groups):
+            if name != "all" and not self.groups[name].parents:
+                self.add_child("all", name, None)
+        ungrouped = self.groups["ungrouped"]
+        for host in self.hosts.values():
+            memberships = self.host_groups(host.name)
+            if "ungrouped" in memberships:
+                if memberships - {"all", "ungrouped"}:
+                    ungrouped.hosts.remove(host.name)
+                    host.direct.remove("ungrouped")
+            elif not memberships - {"all"}:
+                self._add_member("ungrouped", host.name)
+        for name in self.hosts:
+            if name in self.groups:
+                self.warn(f"{name!r} is both a group and a host", self.hosts[name].line, self.hosts[name].file)
+
+    def host_groups(self, host: str) -> set[str]:
+        direct = self.hosts[host].direct
+        result = set(direct)
+        for group in direct:
+            result |= self.ancestors(group)
+        return result
+
+    def depths(self) -> dict[str, int]:
+        # The longest path from "all", which is what ansible-core's incremental depth amounts to.
+        depth: dict[str, int] = {}
+
+        def of(name: str) -> int:
+            if name not in depth:
+                parents = self.groups[name].parents
+                depth[name] = 0 if not parents else 1 + max(of(p) for p in parents)
+            return depth[name]
+
+        for name in self.groups:
+            of(name)
+        return depth
+
+    def build(self, base: Path, source: Path) -> Inventory:
+        for name, group in self.groups.items():
+            group.files = self._vars_files(base / "group_vars", name)
+        for name, host in self.hosts.items():
+            host.files = self._vars_files(base / "host_vars", name)
+        depth = self.depths()
+        groups = {
+            name: Group(name=name, hosts=tuple(g.hosts), children=tuple(g.children), vars={**g.inline, **g.files},
+                        depth=depth[name], priority=g.priority)
+            for name, g in self.groups.items()
+        }
+        hosts = []
+        for name in _group_hosts(groups, "all"):
+            memberships = self.host_groups(name) - {"all"}
+            hosts.append(Host(name=name, vars=self._host_vars(name, memberships, depth),
+                              groups=tuple(sorted(memberships))))
+        return Inventory(hosts=tuple(hosts), groups=groups, source=source, warnings=tuple(self.warnings))
+
+    def _host_vars(self, name: str, memberships: set[str], depth: Mapping[str, int]) -> dict[str, Any]:
+        # ansible-core's VariableManager order (the default VARIABLE_PRECEDENCE), weakest first:
+        # "all" inline, other groups inline, group_vars/all, other group_vars, host inline, host_vars.
+        # Groups go by (depth, ansible_group_priority, name): a child beats its parent, and of two
+        # groups at one depth the later name wins. Note that any group_vars file beats any inline
+        # group variable, even a child group's.
+        ordered = sorted(memberships, key=lambda g: (depth[g], self.groups[g].priority, g))
+        merged: dict[str, Any] = dict(self.groups["all"].inline)
+        for group in ordered:
+            merged.update(self.groups[group].inline)
+        merged.update(self.groups["all"].files)
+        for group in ordered:
+            merged.update(self.groups[group].files)
+        merged.update(self.hosts[name].inline)
+        merged.update(self.hosts[name].files)
+        return merged
+
+    def _vars_files(self, directory: Path, entity: str) -> dict[str, Any]:
+        """The merged contents of group_vars/NAME (file or directory), NAME.yml, NAME.yaml or NAME.json.
+
+        Only the first of those that exists is read (so a NAME/ directory hides NAME.yml); a directory is
+        read recursively in sorted order, skipping hidden files, backups (``~``) and other suffixes.
+        """
+        if entity.startswith(os.sep) or not directory.is_dir():
+            return {}
+        for suffix in _VARS_FILE_SUFFIXES:
+            candidate = directory / (entity + suffix)
+            if candidate.exists():
+                files = _dir_vars_files(candidate) if candidate.is_dir() else [candidate]
+                break
+        else:
+            return {}
+        merged: dict[str, Any] = {}
+        for file in files:
+            merged.update(self._read_vars_file(file))
+        return merged
+
+    def _read_vars_file(self, file: Path) -> dict[str, Any]:
+        shown = str(file)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InventoryError(f"cannot read variables file: {exc}", shown) from None
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            data = None if node is None else loader.construct_document(node)
+        except yaml.YAMLError as exc:
+            raise _yaml_error(exc, shown) from None
+        finally:
+            loader.dispose()
+        if not data:
+            # ansible-core skips an empty file (or one holding only null, {} or an empty string).
+            return {}
+        if not isinstance(data, Mapping):
+            line = node.start_mark.line + 1 if node is not None else None
+            raise InventoryError(f"a variables file must be a mapping of variable names, got {_kind(data)}",
+                                 shown, line)
+        return {str(k): v for k, v in data.items()}
+
+
+def _dir_vars_files(directory: Path) -> list[Path]:
+    found: list[Path] = []
+    for name in sorted(os.listdir(directory)):
+        if name.startswith(".") or name.endswith("~"):
+            continue
+        entry = directory / name
+        suffix = os.path.splitext(name)[1]
+        if entry.is_dir() and not suffix:
+            found.extend(_dir_vars_files(entry))
+        elif entry.is_file() and suffix in _VARS_FILE_SUFFIXES:
+            found.append(entry)
+    return found
+
+
+def _yaml_error(exc: yaml.YAMLError, file: str) -> InventoryError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    detail = f"{context}: {problem}" if context else problem
+    return InventoryError(f"YAML syntax error: {detail}", file, mark.line + 1 if mark is not None else None)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return f"a {type(value).__name__}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Host patterns in inventories
+
+
+def expand_hosts(pattern: str) -> tuple[list[str], int | None]:
+    """Host names and port of one inventory host entry: ``node[01:03]:2222`` gives three names and 2222.
+
+    Raises ValueError with the reason for a malformed range.
+    """
+    try:
+        name, port = _limit.parse_address(pattern)
+    except ValueError:
+        # Not an address Ansible recognises: the whole text is the name (ranges still expand).
+        name, port = pattern, None
+    return (expand_range(name) if "[" in name else [name]), port
+
+
+def expand_range(name: str) -> list[str]:
+    """Expand every ``[begin:end(:step)]`` in ``name``, as ansible-core's ``expand_hostname_range``.
+
+    ``node[01:03]`` gives node01..node03 (a leading zero on ``begin`` keeps the width, and then
+    ``end`` must be as wide); ``[1:9:2]`` steps; ``db-[a:c]`` runs over letters; ``[:3]`` starts at 0.
+    """
+    parts = name.replace("[", "|", 1).replace("]", "|", 1).split("|")
+    if len(parts) != 3:
+        raise ValueError("a host range needs one [begin:end] pair of brackets")
+    head, inner, tail = parts
+    bounds = inner.split(":")
+    if len(bounds) not in (2, 3):
+        raise ValueError("a host range must be begin:end or begin:end:step")
+    begin, end = bounds[0] or "0", bounds[1]
+    step_text = bounds[2] if len(bounds) == 3 else "1"
+    if not end:
+        raise ValueError("a host range must have an end")
+    width = 0
+    if begin[0] == "0" and len(begin) > 1:
+        width = len(begin)
+        if len(end) != width:
+            raise ValueError("a zero-padded host range must have begin and end of equal width")
+    letters = string.ascii_letters
+    # str.find, like ansible-core's str.index, finds one letter (or, quirkily, a run of letters).
+    first, last = letters.find(begin), letters.find(end)
+    values: list[str]
+    if first >= 0 and last >= 0 and step_text.strip().lstrip("+").isdigit() and int(step_text) > 0:
+        if first > last:
+            raise ValueError("a host range must have begin <= end")
+        values = list(letters[first : last + 1 : int(step_text)])
+    else:
+        try:
+            values = [str(n).zfill(width) for n in range(int(begin), int(end) + 1, int(step_text))]
+        except ValueError:
+            raise ValueError(f"bad host range [{inner}]: begin and end must be numbers or single letters, "
+                             "and step a number other than 0") from None
+    names: list[str] = []
+    for value in values:
+        expanded = head + value + tail
+        names.extend(expand_range(expanded) if "[" in expanded else [expanded])
+    return names
+
+
+# --------------------------------------------------------------------------------------------------
+# YAML
+
+
+class _YamlReader:
+    """ansible-core's yaml inventory plugin, reading node by node so that errors can name their line."""
+
+    def __init__(self, builder: _Builder, file: str, text: str) -> None:
+        self.b = builder
+        self.file = file
+        self.text = text
+        self.loader = _Loader(text)
+
+    def read(self) -> None:
+        try:
+            try:
+                root = self.loader.get_single_node()
+            except yaml.YAMLError as exc:
+                raise _yaml_error(exc, self.file) from None
+            if root is None:
+                self.b.warn("the inventory is empty", None)
+                return
+            if not isinstance(root, yaml.MappingNode):
+                raise self.b.error("a YAML inventory must be a mapping of group names, got "
+                                   f"{_node_kind(root)}", _line(root))
+            pairs = self._pairs(root)
+            if "plugin" in [k for k, _, _ in pairs]:
+                raise self.b.error("this is an inventory plugin configuration ('plugin' key), which flockops "
+                                   "cannot run; give a YAML or INI inventory", _line(root), "plugin")
+            for name, key_node, value in pairs:
+                self._group(name, key_node, value)
+        finally:
+            self.loader.dispose()
+
+    def _pairs(self, node: yaml.MappingNode) -> list[tuple[Any, yaml.Node, yaml.Node]]:
+        try:
+            explicit: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.loader.construct_object(key_node, deep=True)
+                if isinstance(key, (list, dict)):
+                    raise self.b.error(f"a key must be a name, got {_kind(key)}", _line(key_node))
+                if key in explicit:
+                    self.b.warn(f"duplicate key {key!r}; the last one wins", _line(key_node))
+                explicit.add(key)
+            self.loader.flatten_mapping(node)  # resolves "<<" merge keys, which the explicit keys override
+            # Later keys win, at the place of the first, as in a Python dict (and in Ansible).
+            pairs: dict[Any, tuple[Any, yaml.Node, yaml.Node]] = {}
+            for key_node, value_node in node.value:
+                key = self.loader.construct_object(key_node, deep=True)
+                pairs[key] = (key, key_node, value_node)
+            return list(pairs.values())
+        except yaml.YAMLError as exc:
+            raise _yaml_error(exc, self.file) from None
+
+    def _value(self, node: yaml.Node) -> Any:
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            raise _yaml_error(exc, self.file) from None
+
+    def _group(self, name: Any, key_node: yaml.Node, node: yaml.Node) -> None:
+        """Read one group, or warn and skip it when its value is neither a mapping nor empty."""
+        line = _line(key_node)
+        if not _is_null(node) and not isinstance(node, yaml.MappingNode):
+            self.b.warn(f"group {name!r} skipped: a group must be a mapping or empty, got {_node_kind(node)}", line)
+            return
+        if not isinstance(name, str) or not name:
+            raise self.b.error(f"a group name must be a non-empty string, got {name!r}", line)
+        self.b.add_group(name, line)
+        if not isinstance(node, yaml.MappingNode):
+            return
+        sections = self._pairs(node)
+        for key, section_key, section in sections:
+            if key in _YAML_SECTIONS and not (_is_null(section) or isinstance(section, yaml.MappingNode)
+                                              or _is_string(section)):
+                what = {"hosts": "host names", "vars": "variable names", "children": "group names"}[key]
+                raise self.b.error(f"group {name!r} key {key!r} must be a mapping of {what}, got "
+                                   f"{_node_kind(section)}", _line(section_key), key)
+        for key, section_key, section in sections:
+            if key not in _YAML_SECTIONS:
+                if isinstance(section, yaml.MappingNode) or _is_null(section):
+                    # ansible-core is silent about an unknown key with no value; a typo ("host:") deserves a word.
+                    self.b.warn(f"group {name!r} key {key!r} ignored: only 'hosts', 'vars' and 'children' are "
+                                "valid", _line(section_key))
+                else:
+                    self.b.warn(f"group {name!r} key {key!r} skipped: it is {_node_kind(section)}, not a mapping",
+                                _line(section_key))
+                continue
+            if _is_null(section):
+                continue
+            entries: list[tuple[Any, yaml.Node, yaml.Node | None]]
+            if isinstance(section, yaml.MappingNode):
+                entries = list(self._pairs(section))
+            else:
+                # A string: "hosts: node01" is allowed and means "hosts: {node01: }".
+                entries = [(self._value(section), section, None)]
+            if key == "vars":
+                for var, var_node, value_node in entries:
+                    value = None if value_node is None else self._value(value_node)
+                    self.b.set_group_var(name, str(var), value, _line(var_node))
+            elif key == "children":
+                for child, child_node, child_value in entries:
+                    self._group(child, child_node, _NULL if child_value is None else child_value)
+                    # Even after a warning, as in ansible-core: fine if the name is a known group (or host).
+                    self.b.add_child(name, str(child), _line(child_node))
+            else:
+                for pattern, host_node, vars_node in entries:
+                    self._hosts(name, pattern, host_node, vars_node)
+
+    def _hosts(self, group: str, pattern: Any, node: yaml.Node, vars_node: yaml.Node | None) -> None:
+        line = _line(node)
+        if not isinstance(pattern, str):
+            raise self.b.error(f"group {group!r} host {pattern!r} must be a string; quote numbers", line, str(pattern))
+        try:
+            names, port = expand_hosts(pattern)
+        except ValueError as exc:
+            raise self.b.error(f"group {group!r} host {pattern!r}: {exc}", line, pattern) from None
+        pairs: list[tuple[Any, yaml.Node, yaml.Node]] = []
+        if vars_node is not None and not _is_null(vars_node):
+            if not isinstance(vars_node, yaml.MappingNode):
+                raise self.b.error(f"group {group!r} host {pattern!r} must have a mapping of variables or "
+                                   f"nothing, got {_node_kind(vars_node)}", line, pattern)
+            pairs = self._pairs(vars_node)
+        for host in names:
+            self.b.add_host(host, group, port, line)
+            for var, var_node, value_node in pairs:
+                self.b.set_host_var(host, str(var), self._value(value_node), _line(var_node))
+
+
+_NULL = yaml.ScalarNode("tag:yaml.org,2002:null", "")
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def _is_string(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str"
+
+
+def _node_kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    kinds = {"null": "nothing (null)", "bool": "a boolean", "int": "an integer", "float": "a number",
+             "str": "a string"}
+    return kinds.get(str(node.tag).rsplit(":", 1)[-1], f"a {node.tag} value")
+
+
+# --------------------------------------------------------------------------------------------------
+# INI
+
+
+# "[name]" or "[name:children]"/"[name:vars]", then an optional comment; a group name in [x:children].
+_INI_SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:\#.*)?$")
+_INI_GROUP_NAME = re.compile(r"^([^:\]\s]+)\s*(?:\#.*)?$")
+
+
+class _IniReader:
+    """ansible-core's ini inventory plugin: sections, host lines, ``:vars`` and ``:children``.
+
+    Values are Python literals where they parse as one (``ast.literal_eval``), strings otherwise; in
+    host lines after shell-style word splitting (so ``x="'07'"`` is the string ``07``), and in
+    ``:vars`` sections on the whole text after ``=``, comments included. Ansible's documentation says
+    ``:vars`` values are always strings; ansible-core 2.19 does evaluate them, and this follows the code.
+    """
+
+    def __init__(self, builder: _Builder, file: str) -> None:
+        self.b = builder
+        self.file = file
+
+    def read(self, lines: Sequence[str]) -> None:
+        section, group_name = _INI_SECTION, _INI_GROUP_NAME
+        # Groups named in [x:children] or [x:vars] before [x] is seen: name -> (line, state, parents).
+        pending: dict[str, tuple[int, str, list[str]]] = {}
+        group, state = "ungrouped", "hosts"
+        for number, raw in enumerate(lines, 1):
+            line = raw.strip()
+            if not line or line[0] in "#;":
+                continue
+            match = section.match(line)
+            if match:
+                group, state = match.group(1), match.group(2) or "hosts"
+                if state not in ("hosts", "children", "vars"):
+                    raise self.b.error(f"section [{group}:{state}] has an unknown type {state!r}; expected "
+                                       "children or vars", number, state)
+                if group not in self.b.groups:
+                    # [x:vars] alone does not declare x; it must be declared somewhere in the file.
+                    if state == "vars" and group not in pending:
+                        pending[group] = (number, "vars", [])
+                    self.b.add_group(group, number)
+                if group in pending and state != "vars":
+                    if pending[group][1] == "children":
+                        self._add_pending(group, pending)
+                    else:
+                        del pending[group]
+                continue
+            if line.startswith("[") and line.endswith("]"):
+                raise self.b.error(f"invalid section {line!r}: no spaces or other characters allowed in a "
+                                   "section name", number)
+            if state == "hosts":
+                self._host_line(group, line, number)
+            elif state == "vars":
+                if "=" not in line:
+                    raise self.b.error(f"[{group}:vars] expects key=value, got {line!r}", number)
+                key, value = (part.strip() for part in line.split("=", 1))
+                self.b.set_group_var(group, key, self._value(value, number, key), number)
+            else:
+                child_match = group_name.match(line)
+                if not child_match:
+                    raise self.b.error(f"[{group}:children] expects a group name, got {line!r}", number)
+                child = child_match.group(1)
+                if child in self.b.groups:
+                    self.b.add_child(group, child, number)
+                elif child in pending:
+                    pending[child][2].append(group)
+                else:
+                    pending[child] = (number, "children", [group])
+        for name, (number, kind, parents) in pending.items():
+            if kind == "vars":
+                raise self.b.error(f"section [{name}:vars] is for group {name!r}, which is not defined", number,
+                                   name)
+            raise self.b.error(f"section [{parents[-1]}:children] names group {name!r}, which is not defined",
+                               number, name)
+
+    def _add_pending(self, group: str, pending: dict[str, tuple[int, str, list[str]]]) -> None:
+        number, _, parents = pending.pop(group)
+        for parent in parents:
+            self.b.add_child(parent, group, number)
+            if parent in pending and pending[parent][1] == "children":
+                self._add_pending(parent, pending)
+
+    def _host_line(self, group: str, line: str, number: int) -> None:
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError as exc:
+            raise self.b.error(f"cannot parse host line {line!r}: {exc}", number) from None
+        if not words or not words[0]:
+            raise self.b.error(f"empty host name in {line!r}", number)
+        pattern = words[0]
+        try:
+            names, port = expand_hosts(pattern)
+        except ValueError as exc:
+            raise self.b.error(f"host {pattern!r}: {exc}", number, pattern) from None
+        if pattern.endswith(":") and port is None:
+            raise self.b.error(f"host {pattern!r} ends in ':' without a port", number, pattern)
+        if any(name.strip() == "---" for name in names):
+            raise self.b.error("'---' is not a host; is this a YAML file without a .yml suffix?", number)
+        variables = {}
+        for word in words[1:]:
+            if "=" not in word:
+                raise self.b.error(f"host {pattern!r} expects key=value variables, got {word!r}", number, word)
+            key, value = word.split("=", 1)
+            variables[key] = self._value(value, number, key)
+        for name in names:
+            self.b.add_host(name, group, port, number)
+            for key, value in variables.items():
+                self.b.set_host_var(name, key, value, number)
+
+    def _value(self, text: str, number: int, key: str) -> Any:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SyntaxWarning)
+                value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return text
+        except (TypeError, MemoryError, RecursionError) as exc:
+            raise self.b.error(f"variable {key!r} value {text!r} cannot be read: {exc}", number, key) from None
+        return _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    # literal_eval can give types no inventory variable has: tuples and sets become lists, bytes text,
+    # and an Ellipsis or a complex number the text it came from (all as ansible-core does).
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if value is Ellipsis:
+        return "..."
+    if isinstance(value, complex):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return value
+

@@ -1,0 +1,177 @@
+"""The agentless probe: what runs on a target, and how it gets there.
+
+One SSH connection, one remote command per host. The command starts the target's
+``python3`` with a small bootstrap; the controller writes a zip of flockops's collection
+code (model, drivers, chain, and the pure-Python ``pynvml`` module) to its stdin. The
+bootstrap imports from that zip in memory, runs every on-host driver and prints one JSON
+host report. Nothing is written on the target.
+
+A target without a usable Python (3.10 or newer) runs a POSIX shell branch of the same
+command instead: it prints the nvidia-smi answers between markers, and the controller
+replays them through the very same nvidia-smi driver.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import shlex
+import sys
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .driver import CommandResult, Context
+from .errors import DriverFailed, DriverUnavailable, ParseError
+from .model import HostReport, host_from_dict
+
+JSON_MARKER = "@@flockops-json"
+SHELL_MARKER = "@@flockops-shell"
+MIN_PYTHON = (3, 10)
+
+# The package modules the probe needs, relative to the flockops package.
+PROBE_MODULES = (
+    "__init__.py", "model.py", "errors.py", "parse.py", "driver.py", "collect.py", "probe_main.py",
+    "drivers/__init__.py", "drivers/nvml.py", "drivers/nvidia_smi.py",
+)
+
+# Imports modules from the zip on stdin, in memory; stays tiny because it travels as an argument.
+BOOTSTRAP = """\
+import sys, io, zipfile, importlib.abc, importlib.util
+z = zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read()))
+names = set(z.namelist())
+class Zip(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def _path(self, name):
+        base = name.replace(".", "/")
+        for p in (base + "/__init__.py", base + ".py"):
+            if p in names:
+                return p
+    def find_spec(self, name, path=None, target=None):
+        p = self._path(name)
+        if p:
+            return importlib.util.spec_from_loader(name, self, is_package=p.endswith("__init__.py"))
+    def create_module(self, spec):
+        return None
+    def exec_module(self, module):
+        p = self._path(module.__name__)
+        exec(compile(z.read(p), "flockops-probe/" + p, "exec"), module.__dict__)
+sys.meta_path.insert(0, Zip())
+from flockops.probe_main import main
+main(sys.argv[1:])
+"""
+
+# nvidia-smi queries the shell branch runs, in the order the driver asks them.
+_SHELL_TOOLS = ("nvidia-smi",)
+
+
+@lru_cache(maxsize=1)
+def probe_zip() -> bytes:
+    """The zip sent to every target (built once per run)."""
+    package = Path(__file__).resolve().parent
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for relative in PROBE_MODULES:
+            archive.write(package / relative, f"flockops/{relative}")
+        spec = importlib.util.find_spec("pynvml")
+        if spec is not None and spec.origin:
+            archive.write(spec.origin, "pynvml.py")
+    return buffer.getvalue()
+
+
+def shell_branch(queries: Sequence[Sequence[str]]) -> str:
+    """A POSIX sh script that runs each nvidia-smi query and prints its output between markers."""
+    lines = [
+        f"echo {SHELL_MARKER}",
+        "PATH=\"$PATH:/usr/bin:/usr/local/bin:/opt/rocm/bin\"; export LC_ALL=C",
+        "t=; command -v timeout >/dev/null 2>&1 && t='timeout 10'",
+    ]
+    for tool in _SHELL_TOOLS:
+        lines.append(f"if command -v {tool} >/dev/null 2>&1; then")
+        for argv in queries:
+            quoted = " ".join(shlex.quote(a) for a in argv[1:])
+            lines.append(f"  echo '@@cmd {' '.join(argv)}'; $t {tool} {quoted} 2>&1; echo \"@@rc $?\"")
+        lines.append(f"else echo '@@missing {tool}'; fi")
+    return "\n".join(lines)
+
+
+def remote_command(python: str | None, selected: Sequence[str] | None, queries: Sequence[Sequence[str]]) -> str:
+    """The one command run on a target: the Python probe if it can run, else the shell branch."""
+    py = shlex.quote(python or "python3")
+    version_ok = f"import sys; sys.exit(sys.version_info < {MIN_PYTHON!r})"
+    args = " ".join(shlex.quote(name) for name in selected or ())
+    return (
+        f"if {py} -c {shlex.quote(version_ok)} >/dev/null 2>&1; then "
+        f"echo {JSON_MARKER}; exec {py} -c {shlex.quote(BOOTSTRAP)} {args}; "
+        f"else {{ {shell_branch(queries)}\n}}; fi"
+    )
+
+
+@dataclass(frozen=True)
+class RecordedContext(Context):
+    """A Context that answers commands from what the shell branch recorded on the target."""
+
+    recorded: Mapping[tuple[str, ...], CommandResult] | None = None
+    missing_tools: frozenset[str] = frozenset()
+
+    def which(self, tool: str) -> str | None:
+        return None if tool in self.missing_tools else tool
+
+    def run(self, argv: Sequence[str], timeout_s: float | None = None) -> CommandResult:
+        key = tuple(argv)
+        if self.recorded is None or key not in self.recorded:
+            raise DriverFailed(f"the shell probe did not record `{' '.join(argv)}` (no Python on the target)")
+        return self.recorded[key]
+
+    def read_text(self, path: Path) -> str | None:
+        return None
+
+    def process_name(self, pid: int) -> str | None:
+        return None
+
+
+def parse_shell_output(text: str) -> RecordedContext:
+    """Split the shell branch's output into recorded command results."""
+    recorded: dict[tuple[str, ...], CommandResult] = {}
+    missing: set[str] = set()
+    current: tuple[str, ...] | None = None
+    body: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("@@cmd "):
+            current, body = tuple(line[len("@@cmd "):].split(" ")), []
+        elif line.startswith("@@rc ") and current is not None:
+            try:
+                rc = int(line[len("@@rc "):])
+            except ValueError:
+                raise ParseError("bad exit status line from the shell probe", line) from None
+            recorded[current] = CommandResult(current, rc, "\n".join(body) + "\n", "")
+            current = None
+        elif line.startswith("@@missing "):
+            missing.add(line[len("@@missing "):].strip())
+        elif current is not None:
+            body.append(line)
+    return RecordedContext(env={}, recorded=recorded, missing_tools=frozenset(missing))
+
+
+def parse_python_output(text: str, host: str) -> HostReport:
+    """The Python probe's JSON host report, validated."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        raise ParseError("the probe did not print a JSON report", text.strip()[-300:]) from None
+    if not isinstance(data, dict) or not isinstance(data.get("gpus"), list):
+        raise ParseError("the probe's JSON is not a host report", text.strip()[:300])
+    data["host"] = host
+    try:
+        return host_from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ParseError(f"the probe's JSON does not fit the model ({exc})", text.strip()[:300]) from None
+
+
+def python_version_ok() -> bool:
+    return sys.version_info >= MIN_PYTHON
+
+
+__all__ = ["DriverUnavailable", "probe_zip", "remote_command", "parse_shell_output", "parse_python_output"]

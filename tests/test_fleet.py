@@ -1,0 +1,251 @@
+"""The fleet: real OpenSSH sshd on loopback, the real probe, every fault its own result."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import DATA, FAKES
+from sshd import Sshd, free_port, keygen, start_sshd, world_readable_dir
+
+pytestmark = pytest.mark.skipif(shutil.which("sshd") is None and not Path("/usr/sbin/sshd").exists(),
+                                reason="OpenSSH server not installed (.ci/run installs it)")
+
+GIB = 1 << 30
+CASES = DATA / "nvidia-smi" / "cases"
+
+
+class World:
+    """What the SSH targets can see: a world-readable dir with the fakes, and wrapper 'pythons'."""
+
+    def __init__(self, root: Path, nvml_lib: Path) -> None:
+        self.root = root
+        (root / "bin").mkdir()
+        shutil.copy(FAKES / "nvidia-smi", root / "bin" / "nvidia-smi")
+        shutil.copytree(CASES, root / "cases")
+        shutil.copytree(nvml_lib.parent, root / "nvml")
+        for path in root.rglob("*"):
+            path.chmod(0o755 if path.is_dir() or path.name in ("nvidia-smi",) or path.suffix == ".so.1" else 0o644)
+        (root / "nvml" / "libnvidia-ml.so.1").chmod(0o755)
+
+    def python(self, name: str, gpus: list[dict[str, Any]] | None = None, body: str | None = None) -> str:
+        """A stand-in for a host's python3: real /usr/bin/python3 seeing its own fake NVML GPUs."""
+        from nvmlfake import write_config
+
+        script = self.root / f"python-{name}"
+        if body is None:
+            config = write_config(self.root / f"nvml-{name}.conf", gpus or [])
+            config.chmod(0o644)
+            body = (f'LD_LIBRARY_PATH={self.root}/nvml FAKE_NVML_CONFIG={config} '
+                    'exec /usr/bin/python3 "$@"')
+        script.write_text(f"#!/bin/sh\n{body}\n")
+        script.chmod(0o755)
+        return str(script)
+
+
+@pytest.fixture(scope="module")
+def world(fake_nvml_dir: Path) -> Iterator[World]:
+    root = world_readable_dir("flockops-world-")
+    yield World(root, fake_nvml_dir / "libnvidia-ml.so.1")
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def session_env(world: World, case: str = "h200-load") -> dict[str, str]:
+    return {"PATH": f"{world.root}/bin:/usr/bin:/bin", "FAKE_NVIDIA_SMI_CASE": f"{world.root}/cases/{case}"}
+
+
+@pytest.fixture(scope="module")
+def sshd(world: World) -> Iterator[Sshd]:
+    server = start_sshd(world.root / "sshd", set_env=session_env(world))
+    yield server
+    server.stop()
+
+
+def h100(name: str = "NVIDIA H100 80GB HBM3", **extra: Any) -> dict[str, Any]:
+    return {"name": name, "uuid": f"GPU-{name}", "memory_total": 80 * GIB, "memory_used": 20 * GIB,
+            "temperature": 55, "temp_slowdown": 87, "util_gpu": 40, **extra}
+
+
+def host(sshd: Sshd, **extra: Any) -> dict[str, Any]:
+    return {"ansible_host": "127.0.0.1", "ansible_port": sshd.port, "ansible_user": sshd.user,
+            "ansible_ssh_private_key_file": str(sshd.client_key), **extra}
+
+
+def write_inventory(path: Path, hosts: dict[str, dict[str, Any]]) -> Path:
+    path.write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
+    return path
+
+
+@pytest.fixture
+def fleet_env(tmp_path: Path, sshd: Sshd) -> dict[str, str]:
+    """The controller's environment: its own HOME (no real ~/.ssh), no agent."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    sshd.write_known_hosts(home / ".ssh" / "known_hosts")
+    return {"HOME": str(home), "SSH_AUTH_SOCK": ""}
+
+
+def run_fleet(flockops, inventory: Path, env: dict[str, str], *extra: str):  # type: ignore[no-untyped-def]
+    run = flockops("report", "-i", str(inventory), "-o", "json", *extra, env=env)
+    assert "Traceback" not in run.stderr, run.stderr
+    return run, {h["host"]: h for h in run.json()["hosts"]}
+
+
+def test_fleet_of_nvml_and_shell_hosts(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    inventory = write_inventory(tmp_path / "inv.yml", {
+        "gpu-a": host(sshd, ansible_python_interpreter=world.python("a", [h100(), h100("second")])),
+        "gpu-b": host(sshd, ansible_python_interpreter=world.python("b", [h100("NVIDIA H200")])),
+        "old-box": host(sshd, ansible_python_interpreter="/nonexistent/python3"),
+    })
+    run, hosts = run_fleet(flockops, inventory, fleet_env)
+    assert run.returncode == 0
+    assert list(hosts) == ["gpu-a", "gpu-b", "old-box"]  # inventory order
+    a, b, old = hosts.values()
+    assert a["status"] == "ok" and a["address"] == "127.0.0.1"
+    assert [(g["name"], g["source"], g["memory_used_bytes"]) for g in a["gpus"]] == [
+        ("NVIDIA H100 80GB HBM3", "nvml", 20 * GIB), ("second", "nvml", 20 * GIB)]
+    assert [g["name"] for g in b["gpus"]] == ["NVIDIA H200"]
+    # No Python there: the shell branch ran nvidia-smi and the controller parsed it.
+    assert [(g["name"], g["source"]) for g in old["gpus"]] == [("NVIDIA H200", "nvidia-smi")]
+    assert old["gpus"][0]["memory_total_bytes"] == 143771 * 1024 * 1024
+    assert old["drivers"][0]["reason"].startswith("no python3")
+
+
+def test_table_and_summary(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    inventory = write_inventory(tmp_path / "inv.yml", {
+        "gpu-a": host(sshd, ansible_python_interpreter=world.python("a", [h100(temperature=70)])),
+        "down": {"ansible_host": "127.0.0.1", "ansible_port": free_port()},
+    })
+    run = flockops("report", "-i", str(inventory), env=fleet_env)
+    assert run.returncode == 4
+    assert "== gpu-a (127.0.0.1)  [ok]" in run.stdout and "== down (127.0.0.1)  [unreachable]" in run.stdout
+    assert "! unreachable (ssh): connection refused by 127.0.0.1 port" in run.stdout
+    assert "Fleet: 2 hosts (1 ok, 1 unreachable) | GPUs: 1" in run.stdout
+    summary = flockops("report", "-i", str(inventory), "--summary", env=fleet_env)
+    line = next(x for x in summary.stdout.splitlines() if x.startswith("gpu-a"))
+    assert "20.0 GiB / 80.0 GiB" in line and "GPU 0: 70 °C / 87 °C" in line
+
+
+def _silent_listener() -> tuple[socket.socket, int]:
+    """Accepts TCP connections and never says a word (a wedged sshd)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    return server, server.getsockname()[1]
+
+
+def test_every_fault_gets_its_own_kind(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    listener, silent_port = _silent_listener()
+    wrong_key = keygen(tmp_path / "wrong_key")
+    garbage = world.python("garbage", body='echo "this is not json"')
+    # Answers the version check, then hangs: a host that stops answering mid-probe.
+    hang = world.python("hang", body='case "$2" in *version_info*) exit 0;; esac; exec sleep 60')
+    inventory = write_inventory(tmp_path / "inv.yml", {
+        "good": host(sshd, ansible_python_interpreter=world.python("good", [h100()])),
+        "closed": {"ansible_host": "127.0.0.1", "ansible_port": free_port()},
+        "silent": {"ansible_host": "127.0.0.1", "ansible_port": silent_port},
+        "nokey": host(sshd, ansible_ssh_private_key_file=str(wrong_key)),
+        "unknown-key": host(sshd, ansible_host="localhost"),
+        "garbage": host(sshd, ansible_python_interpreter=garbage),
+        "hang": host(sshd, ansible_python_interpreter=hang),
+        "nodns": {"ansible_host": "no-such-host.invalid"},
+    })
+    started = time.monotonic()
+    run, hosts = run_fleet(flockops, inventory, fleet_env, "--timeout", "3")
+    elapsed = time.monotonic() - started
+    listener.close()
+    kinds = {name: (h["status"], h["errors"][0]["kind"] if h["errors"] else None) for name, h in hosts.items()}
+    assert kinds == {
+        "good": ("ok", None),
+        "closed": ("unreachable", "unreachable"),
+        "silent": ("failed", "timeout"),
+        "nokey": ("failed", "auth_failed"),
+        "unknown-key": ("failed", "host_key"),
+        "garbage": ("failed", "probe_failed"),
+        "hang": ("failed", "timeout"),
+        "nodns": ("unreachable", "unreachable"),
+    }
+    assert hosts["good"]["gpus"][0]["memory_used_bytes"] == 20 * GIB  # intact beside the broken ones
+    assert run.returncode == 2
+    # Deadline 3 s (+1 s grace), plus the interpreter's own start-up.
+    assert elapsed < 3 + 1 + 2.5, elapsed
+    assert "unknown host key" in hosts["unknown-key"]["errors"][0]["message"]
+    assert "not json" in hosts["garbage"]["errors"][0]["message"]
+
+
+def test_changed_host_key_is_loud(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    other = keygen(tmp_path / "other_host_key")
+    key_type, key = other.with_suffix(".pub").read_text().split()[:2]
+    Path(fleet_env["HOME"], ".ssh", "known_hosts").write_text(f"[127.0.0.1]:{sshd.port} {key_type} {key}\n")
+    inventory = write_inventory(tmp_path / "inv.yml", {"moved": host(sshd)})
+    run, hosts = run_fleet(flockops, inventory, fleet_env)
+    error = hosts["moved"]["errors"][0]
+    assert error["kind"] == "host_key" and "REMOTE HOST KEY CHANGED" in error["message"]
+    assert run.returncode == 2
+
+
+def test_host_key_checking_off_accepts_with_a_warning(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    Path(fleet_env["HOME"], ".ssh", "known_hosts").write_text("")
+    inventory = write_inventory(tmp_path / "inv.yml", {
+        "new": host(sshd, ansible_python_interpreter=world.python("new", [h100()]), host_key_checking=False)})
+    run, hosts = run_fleet(flockops, inventory, fleet_env)
+    assert hosts["new"]["status"] == "ok" and "accepting unknown host key" in run.stderr
+    run, hosts = run_fleet(flockops, inventory.with_name("inv.yml"),
+                           {**fleet_env, "FLOCKOPS_HOST_KEY_CHECKING": "false"})
+    assert hosts["new"]["status"] == "ok"
+
+
+def test_known_hosts_option(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    Path(fleet_env["HOME"], ".ssh", "known_hosts").write_text("")
+    extra = sshd.write_known_hosts(tmp_path / "fleet_known_hosts")
+    inventory = write_inventory(tmp_path / "inv.yml", {
+        "gpu": host(sshd, ansible_python_interpreter=world.python("kh", [h100()]))})
+    _, hosts = run_fleet(flockops, inventory, fleet_env, "--known-hosts", str(extra))
+    assert hosts["gpu"]["status"] == "ok"
+
+
+def test_proxy_jump(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    jump = f"{sshd.user}@127.0.0.1:{sshd.port}"
+    inventory = write_inventory(tmp_path / "inv.yml", {
+        "behind": host(sshd, ansible_python_interpreter=world.python("j", [h100()]),
+                       ansible_ssh_common_args=f"-o ProxyJump={jump}")})
+    _, hosts = run_fleet(flockops, inventory, fleet_env)
+    assert hosts["behind"]["status"] == "ok", hosts["behind"]["errors"]
+
+
+def test_password_is_never_shown(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    secret = "hunter2-do-not-print"
+    inventory = write_inventory(tmp_path / "inv.yml", {
+        "pw": host(sshd, ansible_ssh_private_key_file=str(keygen(tmp_path / "k2")), ansible_password=secret)})
+    run, hosts = run_fleet(flockops, inventory, fleet_env)
+    assert hosts["pw"]["errors"][0]["kind"] == "auth_failed"
+    listing = flockops("inventory", "-i", str(inventory), "--list", env=fleet_env)
+    for text in (run.stdout, run.stderr, listing.stdout, listing.stderr):
+        assert secret not in text
+    assert "********" in listing.stdout
+
+
+def test_local_connection_and_limit(tmp_path, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    inventory = write_inventory(tmp_path / "inv.yml", {
+        "me": {"ansible_connection": "local"}, "other": {"ansible_host": "127.0.0.1", "ansible_port": free_port()}})
+    run, hosts = run_fleet(flockops, inventory, fleet_env, "-l", "me")
+    assert list(hosts) == ["me"] and hosts["me"]["status"] == "ok" and run.returncode == 0
+    bad = flockops("report", "-i", str(inventory), "-l", "nomatch*", env=fleet_env)
+    assert bad.returncode == 1 and "no host" in bad.stderr
