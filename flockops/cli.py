@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .errors import FlockopsError, UsageError
+from .errors import FlockopsError, InventoryError, UsageError
 
 if TYPE_CHECKING:
     from .driver import Driver
@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.USAGE
     try:
         return int(COMMANDS[args.command](args))
-    except UsageError as exc:
+    except (UsageError, InventoryError) as exc:
         print(f"flockops: error: {exc}", file=sys.stderr)
         return ExitCode.USAGE
     except FlockopsError as exc:

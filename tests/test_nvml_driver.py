@@ -6,7 +6,6 @@ import os
 from typing import Any
 
 import pytest
-
 from conftest import DATA, FAKES
 
 GIB = 1 << 30
