@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import argparse
 import enum
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
@@ -111,7 +109,7 @@ def _fleet_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("-f", "--forks", type=_positive(int), default=10, help="hosts probed at once (default 10)")
     group.add_argument("--timeout", type=_positive(float), default=30.0, metavar="SECONDS",
                        help="deadline per host, connection and probe together (default 30)")
-    group.add_argument("--known-hosts", action="append", type=Path, default=[], metavar="FILE",
+    group.add_argument("--known-hosts", action="append", default=[], metavar="FILE",
                        help="extra known_hosts file (repeatable); ~/.ssh/known_hosts and "
                        "/etc/ssh/ssh_known_hosts are always read")
 
@@ -162,6 +160,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _load_inventory(args: argparse.Namespace) -> Inventory:
+    from pathlib import Path
+
     from .inventory import load_inventory
 
     inventory = load_inventory(Path(args.inventory))
@@ -171,6 +171,8 @@ def _load_inventory(args: argparse.Namespace) -> Inventory:
 
 
 def _collect_fleet(args: argparse.Namespace, drivers: Sequence[Driver]) -> FleetReport:
+    from pathlib import Path
+
     from .connection import SshOptions
     from .fleet import FleetOptions, run_fleet
     from .inventory import target_for
@@ -182,11 +184,13 @@ def _collect_fleet(args: argparse.Namespace, drivers: Sequence[Driver]) -> Fleet
     options = FleetOptions(forks=int(args.forks), timeout_s=float(args.timeout),
                            selected_drivers=tuple(args.driver) if args.driver else None,
                            ssh=SshOptions(connect_timeout_s=min(10.0, float(args.timeout)),
-                                          known_hosts_files=tuple(args.known_hosts), warn=_warn))
+                                          known_hosts_files=tuple(Path(p) for p in args.known_hosts), warn=_warn))
     return run_fleet([target_for(h) for h in hosts], options, drivers)
 
 
 def _cmd_inventory(args: argparse.Namespace) -> int:
+    import json
+
     inventory = _load_inventory(args)
     if args.list:
         sys.stdout.write(json.dumps(inventory.to_list_json(limit=args.limit), indent=4, sort_keys=True) + "\n")
@@ -201,6 +205,8 @@ def _cmd_drivers(args: argparse.Namespace) -> int:
 
     results = probe_drivers(_registry().drivers, Context.local())
     if args.output == "json":
+        import json
+
         rows = [{"name": d.name, "vendor": d.vendor, "priority": d.priority, "available": reason is None,
                  "reason": reason} for d, reason in results]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
@@ -219,6 +225,8 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
     info = get_plugin_manager().info
     if args.output == "json":
+        import json
+
         rows = [{"name": p.name, "version": p.version, "hooks": list(p.hooks), "builtin": p.builtin,
                  "error": p.error} for p in info]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")

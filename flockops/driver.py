@@ -8,11 +8,8 @@ never prints and never imports the CLI, the renderer, paramiko or tabulate.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import ClassVar
 
 from .errors import DriverFailed, DriverUnavailable
@@ -35,8 +32,9 @@ class Context:
     """How a driver reaches the host: run a command, read sysfs and /proc, see the environment."""
 
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    sysfs_root: Path = Path("/sys")
-    proc_root: Path = Path("/proc")
+    # Plain strings, not pathlib: this module is on every report's start-up path.
+    sysfs_root: str = "/sys"
+    proc_root: str = "/proc"
     command_timeout_s: float = 10.0
 
     @classmethod
@@ -46,16 +44,13 @@ class Context:
             timeout = float(env.get("FLOCKOPS_COMMAND_TIMEOUT", "10"))
         except ValueError:
             timeout = 10.0
-        return cls(env=env, sysfs_root=Path(env.get("FLOCKOPS_SYSFS_ROOT", "/sys")), command_timeout_s=timeout)
+        return cls(env=env, sysfs_root=env.get("FLOCKOPS_SYSFS_ROOT", "/sys"), command_timeout_s=timeout)
 
     def which(self, tool: str) -> str | None:
         """The tool's path on PATH or in the usual vendor directories, else None."""
-        found = shutil.which(tool, path=self.env.get("PATH", ""))
-        if found:
-            return found
-        for directory in EXTRA_TOOL_DIRS:
-            candidate = os.path.join(directory, tool)
-            if os.access(candidate, os.X_OK):
+        for directory in (*self.env.get("PATH", "").split(os.pathsep), *EXTRA_TOOL_DIRS):
+            candidate = os.path.join(directory or ".", tool)
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
                 return candidate
         return None
 
@@ -65,6 +60,8 @@ class Context:
         A tool that hangs (nvidia-smi does when a GPU falls off the bus) becomes
         DriverFailed naming the timeout, not a stuck report.
         """
+        import subprocess  # only drivers that run tools pay for it
+
         env = dict(self.env)
         env["LC_ALL"] = "C"
         timeout = self.command_timeout_s if timeout_s is None else timeout_s
@@ -87,16 +84,17 @@ class Context:
             raise DriverFailed(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
         return CommandResult(tuple(argv), done.returncode, done.stdout, done.stderr)
 
-    def read_text(self, path: Path) -> str | None:
+    def read_text(self, path: str) -> str | None:
         """A small file's text with trailing NULs and whitespace removed, or None if unreadable."""
         try:
-            return path.read_bytes().rstrip(b"\x00").decode(errors="replace").strip()
+            with open(path, "rb") as handle:
+                return handle.read().rstrip(b"\x00").decode(errors="replace").strip()
         except OSError:
             return None
 
     def process_name(self, pid: int) -> str | None:
         """A process's name where /proc shows it (another container's pids are not visible)."""
-        return self.read_text(self.proc_root / str(pid) / "comm")
+        return self.read_text(os.path.join(self.proc_root, str(pid), "comm"))
 
 
 class Driver:

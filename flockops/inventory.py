@@ -315,14 +315,21 @@ def target_for(host: Host) -> Target:
 
     ``ansible_ssh_common_args`` and ``ansible_ssh_extra_args`` are kept raw, and a ProxyJump
     (``-J bastion``, ``-o ProxyJump=bastion``, ``-oProxyJump=bastion``, ``-o 'ProxyJump bastion'``) or
-    ProxyCommand found in them is lifted out.
+    ProxyCommand found in them is lifted out. A connection variable holding a Jinja template
+    (``{{ ... }}``) is an error: Ansible would evaluate it, flockops does not, and connecting to the
+    literal text would only fail later and less clearly.
     """
     v = host.vars
 
     def last(names: Sequence[str]) -> Any:
         for name in reversed(names):
             if v.get(name) is not None:
-                return v[name]
+                value = v[name]
+                if isinstance(value, str) and ("{{" in value or "{%" in value):
+                    shown = MASK if is_secret(name) else repr(value)
+                    raise InventoryError(f"host {host.name!r} variable {name!r} is a Jinja template "
+                                         f"({shown}); flockops does not evaluate templates", key=name)
+                return value
         return None
 
     def text(names: Sequence[str]) -> str | None:
@@ -1074,7 +1081,8 @@ class _IniReader:
         try:
             words = shlex.split(line, comments=True)
         except ValueError as exc:
-            raise self.b.error(f"cannot parse host line {line!r}: {exc}", number) from None
+            # Only the host is quoted: the rest of the line may hold a password.
+            raise self.b.error(f"cannot parse the line of host {line.split()[0]!r}: {exc}", number) from None
         if not words or not words[0]:
             raise self.b.error(f"empty host name in {line!r}", number)
         pattern = words[0]
@@ -1105,7 +1113,8 @@ class _IniReader:
         except (ValueError, SyntaxError):
             return text
         except (TypeError, MemoryError, RecursionError) as exc:
-            raise self.b.error(f"variable {key!r} value {text!r} cannot be read: {exc}", number, key) from None
+            shown = MASK if is_secret(key) else repr(text)
+            raise self.b.error(f"variable {key!r} value {shown} cannot be read: {exc}", number, key) from None
         return _plain(value)
 
 

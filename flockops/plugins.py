@@ -11,13 +11,13 @@ import importlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 
 import pluggy
 
 from . import __version__, hookspecs
 from .driver import Driver
 from .drivers import BUILTIN_DRIVERS
+from .entrypoints import entry_points
 
 ENTRY_POINT_GROUP = "flockops"
 DISABLE_ENV = "FLOCKOPS_DISABLE_PLUGINS"
@@ -99,10 +99,10 @@ def get_plugin_manager(
     for name, target in BUILTIN_DRIVERS.items():
         add(name, BuiltinDriverPlugin(target), __version__, True)
 
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for ep in entry_points(ENTRY_POINT_GROUP):
         if pm.is_blocked(ep.name):
             continue
-        version = ep.dist.version if ep.dist is not None else None
+        version = ep.dist_version
         try:
             plugin = ep.load()
         except Exception as exc:  # a broken third-party plugin must not stop the report

@@ -125,7 +125,7 @@ class RecordedContext(Context):
             raise DriverFailed(f"the shell probe did not record `{' '.join(argv)}` (no Python on the target)")
         return self.recorded[key]
 
-    def read_text(self, path: Path) -> str | None:
+    def read_text(self, path: str) -> str | None:
         return None
 
     def process_name(self, pid: int) -> str | None:

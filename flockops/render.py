@@ -6,7 +6,6 @@ only when a table is drawn.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -18,6 +17,8 @@ GIB = 1024 * MIB
 
 
 def to_json(fleet: FleetReport) -> str:
+    import json
+
     return json.dumps(fleet_to_dict(fleet), indent=2) + "\n"
 
 

@@ -11,7 +11,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import DATA, FAKES
 
 CASES = DATA / "nvidia-smi" / "cases"
@@ -37,7 +36,7 @@ def test_recorded_case(case: str, flockops) -> None:  # type: ignore[no-untyped-
         return
     assert smi["outcome"] == "used", smi
     assert len(host["gpus"]) == len(expected)
-    for got, want in zip(host["gpus"], expected):
+    for got, want in zip(host["gpus"], expected, strict=True):
         assert {key: got[key] for key in want} == want
 
 

@@ -169,3 +169,16 @@ def test_probe_side_modules_do_not_import_ui_or_ssh(module: str) -> None:
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_entry_point_scanner_agrees_with_importlib_metadata() -> None:
+    from importlib import metadata
+
+    from flockops.entrypoints import entry_points
+
+    for group in ("console_scripts", "flockops"):
+        ours = sorted((e.name, e.value, e.dist_version) for e in entry_points(group))
+        theirs = sorted((e.name, e.value, e.dist.version if e.dist else None)
+                        for e in metadata.entry_points(group=group))
+        assert ours == theirs
+    assert any(e.name == "flockops" for e in entry_points("console_scripts"))
