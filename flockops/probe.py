@@ -31,6 +31,7 @@ from .model import HostReport, host_from_dict
 JSON_MARKER = "@@flockops-json"
 SHELL_MARKER = "@@flockops-shell"
 MIN_PYTHON = (3, 10)
+TOO_OLD = 97  # the bootstrap's exit status on a Python older than MIN_PYTHON
 
 # The package modules the probe needs, relative to the flockops package.
 PROBE_MODULES = (
@@ -40,7 +41,10 @@ PROBE_MODULES = (
 
 # Imports modules from the zip on stdin, in memory; stays tiny because it travels as an argument.
 BOOTSTRAP = """\
-import sys, io, zipfile, importlib.abc, importlib.util
+import sys
+if sys.version_info < %r:
+    sys.exit(%d)
+import io, zipfile, importlib.abc, importlib.util
 z = zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read()))
 names = set(z.namelist())
 class Zip(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -59,6 +63,7 @@ class Zip(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         p = self._path(module.__name__)
         exec(compile(z.read(p), "flockops-probe/" + p, "exec"), module.__dict__)
 sys.meta_path.insert(0, Zip())
+sys.stdout.write("%s\\n")
 from flockops.probe_main import main
 main(sys.argv[1:])
 """
@@ -100,12 +105,13 @@ def shell_branch(queries: Sequence[Sequence[str]]) -> str:
 def remote_command(python: str | None, selected: Sequence[str] | None, queries: Sequence[Sequence[str]]) -> str:
     """The one command run on a target: the Python probe if it can run, else the shell branch."""
     py = shlex.quote(python or "python3")
-    version_ok = f"import sys; sys.exit(sys.version_info < {MIN_PYTHON!r})"
+    bootstrap = BOOTSTRAP % (MIN_PYTHON, TOO_OLD, JSON_MARKER)
     args = " ".join(shlex.quote(name) for name in selected or ())
+    # One Python start: the bootstrap itself exits TOO_OLD on an old Python; 126/127 mean
+    # no interpreter there. Either way the shell branch runs instead (it needs no stdin).
     return (
-        f"if {py} -c {shlex.quote(version_ok)} >/dev/null 2>&1; then "
-        f"echo {JSON_MARKER}; exec {py} -c {shlex.quote(BOOTSTRAP)} {args}; "
-        f"else {{ {shell_branch(queries)}\n}}; fi"
+        f"{py} -c {shlex.quote(bootstrap)} {args}; rc=$?; "
+        f"case $rc in {TOO_OLD}|126|127) {{ {shell_branch(queries)}\n}} ;; *) exit $rc ;; esac"
     )
 
 

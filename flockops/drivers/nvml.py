@@ -66,6 +66,15 @@ def _text(value: Any) -> str:
 
 
 def _import_pynvml() -> ModuleType:
+    # Loading the library first is cheap and answers "no NVIDIA driver here" without
+    # compiling pynvml (about 8,000 lines; the remote probe compiles it on every run).
+    # The loaded library is the one pynvml's own CDLL("libnvidia-ml.so.1") then finds.
+    import ctypes
+
+    try:
+        ctypes.CDLL("libnvidia-ml.so.1")
+    except OSError:
+        raise DriverUnavailable(INIT_REASONS[LIBRARY_NOT_FOUND]) from None
     try:
         return importlib.import_module("pynvml")
     except ImportError:
