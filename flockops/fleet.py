@@ -109,6 +109,8 @@ def run_fleet(targets: Sequence[Target], options: FleetOptions, local_drivers: S
               clock: Callable[[], float] = time.monotonic) -> FleetReport:
     """Probe every target with ``options.forks`` workers; results come back in inventory order."""
     quiet_paramiko()
+    if any(t.connection != "local" for t in targets):
+        probe_zip()  # built once here: workers racing into an empty cache would each compile it
     results: dict[int, HostReport] = {}
     started: dict[int, float] = {}
     lock = threading.Condition()

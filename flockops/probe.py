@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import marshal
 import shlex
 import sys
 import zipfile
@@ -33,18 +34,28 @@ SHELL_MARKER = "@@flockops-shell"
 MIN_PYTHON = (3, 10)
 TOO_OLD = 97  # the bootstrap's exit status on a Python older than MIN_PYTHON
 
-# The package modules the probe needs, relative to the flockops package.
-PROBE_MODULES = (
-    "__init__.py", "model.py", "errors.py", "parse.py", "driver.py", "collect.py", "probe_main.py",
-    "drivers/__init__.py", "drivers/nvml.py", "drivers/nvidia_smi.py",
-)
+# Controller-side modules (CLI, rendering, SSH, inventory, plugin loading) never travel;
+# every other module of the package does, so a new driver or helper needs no list entry.
+CONTROLLER_ONLY = frozenset({
+    "__main__.py", "cli.py", "render.py", "fleet.py", "connection.py", "inventory.py", "limit.py",
+    "plugins.py", "hookspecs.py", "probe.py", "entrypoints.py",
+})
+
+
+def probe_modules() -> tuple[str, ...]:
+    """Paths, relative to the package, of every module shipped to a target."""
+    package = Path(__file__).resolve().parent
+    found = sorted(str(p.relative_to(package)) for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+    return tuple(name for name in found if name not in CONTROLLER_ONLY)
+
 
 # Imports modules from the zip on stdin, in memory; stays tiny because it travels as an argument.
 BOOTSTRAP = """\
 import sys
 if sys.version_info < %r:
     sys.exit(%d)
-import io, zipfile, importlib.abc, importlib.util
+import io, marshal, zipfile, importlib.abc, importlib.util
+MAGIC = importlib.util.MAGIC_NUMBER.hex()
 z = zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read()))
 names = set(z.namelist())
 class Zip(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -61,7 +72,12 @@ class Zip(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None
     def exec_module(self, module):
         p = self._path(module.__name__)
-        exec(compile(z.read(p), "flockops-probe/" + p, "exec"), module.__dict__)
+        code = p + ".code-" + MAGIC
+        if code in names:
+            code = marshal.loads(z.read(code))
+        else:
+            code = compile(z.read(p), "flockops-probe/" + p, "exec")
+        exec(code, module.__dict__)
 sys.meta_path.insert(0, Zip())
 sys.stdout.write("%s\\n")
 from flockops.probe_main import main
@@ -76,14 +92,37 @@ _SHELL_TOOLS = ("nvidia-smi",)
 def probe_zip() -> bytes:
     """The zip sent to every target (built once per run)."""
     package = Path(__file__).resolve().parent
+    sources = {f"flockops/{relative}": package / relative for relative in probe_modules()}
+    spec = importlib.util.find_spec("pynvml")
+    if spec is not None and spec.origin:
+        sources["pynvml.py"] = Path(spec.origin)
+    # Compiling pynvml alone costs a target about 50 ms per run. Beside each source goes
+    # its code object for this Python; a target whose Python has the same bytecode magic
+    # uses it, any other compiles the source.
+    magic = importlib.util.MAGIC_NUMBER.hex()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for relative in PROBE_MODULES:
-            archive.write(package / relative, f"flockops/{relative}")
-        spec = importlib.util.find_spec("pynvml")
-        if spec is not None and spec.origin:
-            archive.write(spec.origin, "pynvml.py")
+        for name, path in sources.items():
+            source = path.read_bytes()
+            archive.writestr(name, source)
+            archive.writestr(f"{name}.code-{magic}", _code_bytes(path, source, name))
     return buffer.getvalue()
+
+
+def _code_bytes(path: Path, source: bytes, name: str) -> bytes:
+    """Marshalled code for ``source``: from this interpreter's own fresh .pyc when there is one
+    (pip compiles installed packages), else compiled now."""
+    try:
+        pyc = Path(importlib.util.cache_from_source(str(path))).read_bytes()
+        stat = path.stat()
+        fresh = (pyc[:4] == importlib.util.MAGIC_NUMBER and pyc[4:8] == b"\0\0\0\0"
+                 and int.from_bytes(pyc[8:12], "little") == int(stat.st_mtime) & 0xFFFFFFFF
+                 and int.from_bytes(pyc[12:16], "little") == stat.st_size & 0xFFFFFFFF)
+        if fresh:
+            return pyc[16:]
+    except (OSError, ValueError, NotImplementedError):
+        pass
+    return marshal.dumps(compile(source, f"flockops-probe/{name}", "exec", dont_inherit=True))
 
 
 def shell_branch(queries: Sequence[Sequence[str]]) -> str:
@@ -133,6 +172,13 @@ class RecordedContext(Context):
 
     def read_text(self, path: str) -> str | None:
         return None
+
+    # The shell branch records no files: never read the controller's own /sys instead.
+    def read_bytes(self, path: str, size: int = 4096) -> bytes | None:
+        return None
+
+    def list_dir(self, path: str) -> list[str]:
+        return []
 
     def process_name(self, pid: int) -> str | None:
         return None
