@@ -1,0 +1,243 @@
+"""`flockops check`: the temperature and throttle rules, as monitoring plugins state them.
+
+Pure logic: a fleet report in, check items out. Rendering (Nagios lines, perfdata) lives
+in :mod:`flockops.nagios`; files, locks and notifications in :mod:`flockops.checkrun`.
+
+Temperature rules (documented in the README):
+- with the card's own slowdown limit known: CRITICAL at ``slowdown - 2 °C``, WARNING at
+  ``slowdown - 7 °C`` (5 °C of warning before critical);
+- with no known limit: absolute defaults, WARNING at 80 °C and CRITICAL at 87 °C
+  (below the lowest slowdown points seen on data-centre parts, about 87-89 °C);
+- ``--warn-temp`` / ``--crit-temp`` (or the inventory variables ``flockops_warn_temp`` /
+  ``flockops_crit_temp``) replace both with absolute limits.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .model import FleetReport, GpuSample, HostReport
+
+# Margins below the card's own slowdown temperature.
+CRIT_MARGIN_C = 2.0
+WARN_MARGIN_C = 7.0
+# Absolute defaults when the driver knows no limit.
+DEFAULT_WARN_C = 80.0
+DEFAULT_CRIT_C = 87.0
+
+THROTTLE_CRITICAL = frozenset({"sw_thermal_slowdown", "hw_thermal_slowdown"})
+THROTTLE_WARNING = frozenset({"hw_slowdown", "hw_power_brake_slowdown"})
+# Reported in the text, never alerted: the card holding its power budget is normal work.
+THROTTLE_REPORTED = frozenset({"sw_power_cap"})
+
+
+class State(enum.IntEnum):
+    """Nagios plugin states; the value is the exit code."""
+
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3
+
+
+# Worst first when ordering problems: CRITICAL beats UNKNOWN beats WARNING for the
+# summary; the exit code is the plain maximum as monitoring-plugins define it.
+SEVERITY = {State.CRITICAL: 3, State.UNKNOWN: 2, State.WARNING: 1, State.OK: 0}
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    warn_temp_c: float | None = None  # absolute overrides
+    crit_temp_c: float | None = None
+    min_free_vram_bytes: int | None = None
+    min_free_vram_pct: float | None = None
+    unreachable: State = State.UNKNOWN
+    check_ollama_spill: bool = True
+
+    def temperature_limits(self, gpu: GpuSample) -> tuple[float, float, str]:
+        """(warn, crit, where they came from) for one GPU."""
+        if self.warn_temp_c is not None or self.crit_temp_c is not None:
+            crit = self.crit_temp_c if self.crit_temp_c is not None else DEFAULT_CRIT_C
+            warn = self.warn_temp_c if self.warn_temp_c is not None else min(crit - 5.0, DEFAULT_WARN_C)
+            return warn, crit, "configured"
+        limit = gpu.temperature_slowdown_c
+        if limit is not None:
+            return limit - WARN_MARGIN_C, limit - CRIT_MARGIN_C, f"slowdown {limit:g} °C"
+        return DEFAULT_WARN_C, DEFAULT_CRIT_C, "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Perf:
+    """One monitoring-plugins performance datum: 'label'=value[UOM];warn;crit;min;max."""
+
+    label: str
+    value: float
+    uom: str = ""
+    warn: float | None = None
+    crit: float | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One checked thing (a GPU rule, or a host) and its state."""
+
+    host: str
+    key: str  # stable identity for --consecutive and --notify: "host/gpu0/temperature"
+    state: State
+    text: str
+    gpu: GpuSample | None = None
+    perf: tuple[Perf, ...] = field(default_factory=tuple)
+
+
+def _gpu_label(host: str, gpu: GpuSample) -> str:
+    return f"{host} GPU{gpu.index}"
+
+
+def _temperature(host: str, gpu: GpuSample, t: Thresholds) -> Item:
+    key = f"{host}/gpu{gpu.index}/temperature"
+    warn, crit, origin = t.temperature_limits(gpu)
+    label = _gpu_label(host, gpu)
+    if gpu.temperature_c is None:
+        return Item(host, key, State.UNKNOWN, f"{label} temperature not readable", gpu)
+    temp = gpu.temperature_c
+    perf = (Perf(f"{host}/gpu{gpu.index} temperature", temp, "", warn, crit, None,
+                 gpu.temperature_shutdown_c),)
+    if temp >= crit:
+        state, verdict = State.CRITICAL, f">= critical {crit:g} °C"
+    elif temp >= warn:
+        state, verdict = State.WARNING, f">= warning {warn:g} °C"
+    else:
+        state, verdict = State.OK, f"below warning {warn:g} °C"
+    return Item(host, key, state, f"{label} {temp:g} °C {verdict} ({origin})", gpu, perf)
+
+
+def _throttle(host: str, gpu: GpuSample) -> Item:
+    key = f"{host}/gpu{gpu.index}/throttle"
+    label = _gpu_label(host, gpu)
+    if gpu.throttle_reasons is None:
+        return Item(host, key, State.UNKNOWN, f"{label} throttle reasons not readable", gpu)
+    active = set(gpu.throttle_reasons)
+    if gpu.vendor == "amd":
+        # AMD throttle status is stuck on for some parts (amd-smi shows THROTTLED at idle).
+        shown = ", ".join(sorted(active)) or "none"
+        return Item(host, key, State.OK, f"{label} throttle (advisory on AMD): {shown}", gpu)
+    critical = sorted(active & THROTTLE_CRITICAL)
+    warning = sorted(active & THROTTLE_WARNING)
+    noted = sorted(active & THROTTLE_REPORTED)
+    if critical:
+        return Item(host, key, State.CRITICAL, f"{label} thermal throttling: {', '.join(critical + warning)}", gpu)
+    if warning:
+        return Item(host, key, State.WARNING, f"{label} throttling: {', '.join(warning)}", gpu)
+    tail = f" (power cap active: {', '.join(noted)})" if noted else ""
+    return Item(host, key, State.OK, f"{label} not throttling{tail}", gpu)
+
+
+def _free_vram(host: str, gpu: GpuSample, t: Thresholds) -> Item | None:
+    if t.min_free_vram_bytes is None and t.min_free_vram_pct is None:
+        return None
+    key = f"{host}/gpu{gpu.index}/free_vram"
+    label = _gpu_label(host, gpu)
+    free, total = gpu.memory_free_bytes, gpu.memory_total_bytes
+    if free is None or (t.min_free_vram_pct is not None and not total):
+        return Item(host, key, State.UNKNOWN, f"{label} free VRAM not readable", gpu)
+    floor = t.min_free_vram_bytes or 0
+    if t.min_free_vram_pct is not None and total:
+        floor = max(floor, int(total * t.min_free_vram_pct / 100))
+    perf = (Perf(f"{host}/gpu{gpu.index} vram_free", free, "B", floor, None, 0, total),)
+    if free < floor:
+        return Item(host, key, State.WARNING, f"{label} free VRAM {free / 2**30:.1f} GiB below "
+                    f"{floor / 2**30:.1f} GiB", gpu, perf)
+    return Item(host, key, State.OK, f"{label} free VRAM {free / 2**30:.1f} GiB", gpu, perf)
+
+
+def _gpu_items(host: str, gpu: GpuSample, t: Thresholds) -> list[Item]:
+    if gpu.lost:
+        return [Item(host, f"{host}/gpu{gpu.index}/lost", State.CRITICAL,
+                     f"{_gpu_label(host, gpu)} lost: {gpu.lost_reason or 'lost'}", gpu)]
+    items = [_temperature(host, gpu, t), _throttle(host, gpu)]
+    free = _free_vram(host, gpu, t)
+    if free is not None:
+        items.append(free)
+    used = gpu.memory_used_bytes
+    if used is not None:
+        items[0] = _with_perf(items[0], Perf(f"{host}/gpu{gpu.index} vram_used", used, "B", None, None, 0,
+                                             gpu.memory_total_bytes))
+    if gpu.utilization_pct is not None:
+        items[0] = _with_perf(items[0], Perf(f"{host}/gpu{gpu.index} utilization", gpu.utilization_pct, "%",
+                                             None, None, 0, 100))
+    return items
+
+
+def _with_perf(item: Item, perf: Perf) -> Item:
+    from dataclasses import replace
+
+    return replace(item, perf=item.perf + (perf,))
+
+
+def _spill_items(host: HostReport) -> list[Item]:
+    """Ollama models spilled to CPU on a host that has a GPU: WARNING."""
+    ollama = getattr(host, "ollama", None)
+    models = getattr(ollama, "models", None) or ()
+    items = []
+    for model in models:
+        placement = getattr(model, "placement", None)
+        if placement in ("split", "cpu") and host.gpus:
+            name = getattr(model, "name", "?")
+            items.append(Item(host.host, f"{host.host}/ollama/{name}", State.WARNING,
+                              f"{host.host} Ollama model {name} spilled to CPU ({placement})"))
+    return items
+
+
+def evaluate(fleet: FleetReport, thresholds_for: Callable[[HostReport], Thresholds]) -> list[Item]:
+    """Every check item of every host, in report order."""
+    items: list[Item] = []
+    for host in fleet.hosts:
+        t = thresholds_for(host)
+        if host.status in ("failed", "unreachable"):
+            reason = "; ".join(e.message for e in host.errors) or host.status
+            items.append(Item(host.host, f"{host.host}/host", t.unreachable, f"{host.host} {host.status}: {reason}"))
+            continue
+        if not host.gpus:
+            why = "; ".join(f"{d.name}: {d.reason}" for d in host.drivers if d.reason and d.outcome != "skipped")
+            items.append(Item(host.host, f"{host.host}/host", State.UNKNOWN,
+                              f"{host.host} no GPU detected{' (' + why + ')' if why else ''}"))
+        for gpu in host.gpus:
+            items.extend(_gpu_items(host.host, gpu, t))
+        if t.check_ollama_spill:
+            items.extend(_spill_items(host))
+    return items
+
+
+def overall(items: Sequence[Item]) -> State:
+    return max((i.state for i in items), default=State.UNKNOWN)
+
+
+def problems(items: Iterable[Item]) -> list[Item]:
+    """Non-OK items, worst first, report order kept within a state."""
+    bad = [i for i in items if i.state != State.OK]
+    return sorted(bad, key=lambda i: -SEVERITY[i.state])
+
+
+def thresholds_from_vars(base: Thresholds, variables: Mapping[str, object], host: str) -> Thresholds:
+    """Apply the inventory variables flockops_warn_temp / flockops_crit_temp over ``base``
+    (command-line values, when given, win: the caller passes them in ``base``)."""
+    from dataclasses import replace
+
+    from .errors import UsageError
+
+    def number(var: str) -> float | None:
+        raw = variables.get(var)
+        if raw is None:
+            return None
+        try:
+            return float(str(raw))
+        except ValueError:
+            raise UsageError(f"host {host}: {var} must be a temperature in °C, got {raw!r}") from None
+
+    warn = base.warn_temp_c if base.warn_temp_c is not None else number("flockops_warn_temp")
+    crit = base.crit_temp_c if base.crit_temp_c is not None else number("flockops_crit_temp")
+    return replace(base, warn_temp_c=warn, crit_temp_c=crit)

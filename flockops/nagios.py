@@ -1,0 +1,49 @@
+"""Nagios / Icinga plugin output for `flockops check`.
+
+First line ``FLOCKOPS <STATE> - <summary> | <perfdata>``, then one line per problem.
+Perfdata follows the monitoring-plugins guidelines: ``'label'=value[UOM];warn;crit;min;max``
+with quoted labels and C-locale numbers (a dot, no thousands separator, no exponent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .check import Item, Perf, State, problems
+
+SUMMARY_ITEMS = 3
+
+
+def number(value: float | None) -> str:
+    """A C-locale number without exponent: 85899345920, 62, 0.5."""
+    if value is None:
+        return ""
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def label(text: str) -> str:
+    # Quotes delimit a label; a quote inside one is written twice. '=' cannot appear.
+    return "'" + text.replace("'", "''").replace("=", "_") + "'"
+
+
+def perfdatum(p: Perf) -> str:
+    tail = ";".join(number(v) for v in (p.warn, p.crit, p.minimum, p.maximum)).rstrip(";")
+    return f"{label(p.label)}={number(p.value)}{p.uom}" + (f";{tail}" if tail else "")
+
+
+def render(items: Sequence[Item], state: State) -> str:
+    bad = problems(items)
+    if bad:
+        summary = "; ".join(i.text for i in bad[:SUMMARY_ITEMS])
+        if len(bad) > SUMMARY_ITEMS:
+            summary += f" (+{len(bad) - SUMMARY_ITEMS} more)"
+    else:
+        hosts = len({i.host for i in items})
+        gpus = len({(i.host, i.gpu.index) for i in items if i.gpu is not None})
+        summary = f"{gpus} GPU{'s' if gpus != 1 else ''} on {hosts} host{'s' if hosts != 1 else ''} OK"
+    perf = " ".join(perfdatum(p) for i in items for p in i.perf)
+    lines = [f"FLOCKOPS {state.name} - {summary}" + (f" | {perf}" if perf else "")]
+    lines += [f"{i.state.name}: {i.text}" for i in bad]
+    return "\n".join(lines) + "\n"
