@@ -29,7 +29,17 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "hookimpl"]
+__all__ = ["__version__", "hookimpl", "collect_report", "best_node", "fit", "parse_size"]
+
+# The Python API (issue 5; docs/ollama.md): name -> (module, attribute), imported on first use.
+#   report = flockops.collect_report(inventory="hosts.yml", ollama_urls=["http://10.0.0.7:11434"])
+#   place = flockops.best_node(report, flockops.parse_size("40GiB"))  # a capacity.Placement, or None
+_API = {
+    "collect_report": ("api", "collect_report"),
+    "best_node": ("capacity", "best_node"),
+    "fit": ("capacity", "plan"),
+    "parse_size": ("capacity", "parse_size"),
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -39,4 +49,9 @@ def __getattr__(name: str) -> Any:
         from .hookspecs import hookimpl
 
         return hookimpl
+    if name in _API:
+        import importlib
+
+        module, attribute = _API[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attribute)
     raise AttributeError(f"module 'flockops' has no attribute {name!r}")

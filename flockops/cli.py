@@ -10,7 +10,6 @@ import enum
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from . import __version__
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
     from .driver import Driver
     from .inventory import Inventory
     from .model import FleetReport
+    from .ollama import OllamaOptions
     from .plugins import DriverRegistry
 
 
@@ -29,6 +29,7 @@ class ExitCode(enum.IntEnum):
     HOST_FAILED = 2  # some host (or this machine) could not be reported
     INTERNAL = 3  # a bug in flockops; the message asks for a report
     HOST_UNREACHABLE = 4  # some host could not be reached
+    NO_FIT = 5  # flockops fit: nothing can hold the size asked for
 
 
 EXIT_CODES_HELP = """exit codes:
@@ -37,6 +38,7 @@ EXIT_CODES_HELP = """exit codes:
   2  some host failed to report (timeout, authentication, host key, probe)
   3  internal error in flockops (please report it, with FLOCKOPS_DEBUG=1 output)
   4  some host was unreachable, and none failed otherwise
+  5  flockops fit: no GPU or node can hold SIZE now (fit exits 0 when one can, even if some host failed)
 """
 
 
@@ -67,7 +69,27 @@ def _parser() -> argparse.ArgumentParser:
                         help="use only this driver (repeatable); see `flockops drivers`")
     report.add_argument("-v", "--verbose", action="store_true", help="list every driver attempt")
     _fleet_arguments(report)
+    _ollama_arguments(report, infer=True)
     report.add_argument("--summary", action="store_true", help="one line per host instead of a section per host")
+
+    # --- Ollama (issue 5): capacity planning ---
+    fit = sub.add_parser(
+        "fit", help="which GPUs and nodes can hold a model of SIZE now, best first",
+        description="List the GPUs and nodes whose free VRAM (from the device, not Ollama) can hold SIZE\n"
+        "plus a margin now, best first: one GPU before a split over a node's GPUs, then the most\n"
+        "headroom, then the cooler GPU. Lost, thermally throttling (sw/hw_thermal_slowdown) and MIG\n"
+        "GPUs are skipped; nodes known only by an Ollama URL cannot tell their free VRAM and are\n"
+        "listed as skipped.",
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fit.add_argument("size", metavar="SIZE",
+                     help="40GiB, 40GB (decimal), 512MiB, a byte count, or an Ollama model name whose size "
+                     "/api/tags knows (the file size: loading takes more, hence the margin)")
+    fit.add_argument("--margin", metavar="SIZE|PCT",
+                     help="kept free beyond SIZE: 2GiB or 15%% (default: 10%% of SIZE, at least 1 GiB)")
+    fit.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    _fleet_arguments(fit)
+    _ollama_arguments(fit, infer=False)
 
     inventory = sub.add_parser("inventory", help="show an inventory as flockops reads it (like ansible-inventory)",
                                epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -114,6 +136,46 @@ def _fleet_arguments(parser: argparse.ArgumentParser) -> None:
                        "/etc/ssh/ssh_known_hosts are always read")
 
 
+def _ollama_arguments(parser: argparse.ArgumentParser, infer: bool) -> None:
+    """--- Ollama (issue 5) ---"""
+    group = parser.add_argument_group("Ollama (asked over HTTP from this machine; inventory hosts: "
+                                      "ollama_url or ollama: true)")
+    group.add_argument("--ollama", action="append", default=[], metavar="URL",
+                       help="an Ollama server known only by URL, no SSH (repeatable); listed as a host named by "
+                       "its URL")
+    group.add_argument("--no-ollama", action="store_true",
+                       help="without -i: do not ask this machine's Ollama (OLLAMA_HOST, else 127.0.0.1:11434)")
+    group.add_argument("--ollama-timeouts", type=_timeouts, default=(1.0, 3.0), metavar="CONNECT,READ",
+                       help="seconds to connect and to wait for each answer (default 1,3)")
+    if not infer:
+        return
+    group.add_argument("--infer", action="store_true",
+                       help="time embeddings on each Ollama that answers: a labelled guess (gpu-likely, "
+                       "cpu-likely, unknown), never a VRAM size; loads --infer-model there")
+    group.add_argument("--infer-model", default="all-minilm", metavar="NAME",
+                       help="small embedding model for --infer, pulled on the server (default all-minilm)")
+    group.add_argument("--infer-runs", type=_positive(int), default=5, metavar="N",
+                       help="timed embeddings after one warm-up (default 5)")
+
+
+def _timeouts(text: str) -> tuple[float, float]:
+    connect, _, read = text.partition(",")
+    parse = _positive(float)
+    try:
+        return parse(connect), parse(read or connect)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}; expected CONNECT,READ seconds such as 1,3") from None
+
+
+def _ollama_options(args: argparse.Namespace) -> OllamaOptions:
+    from .ollama import OllamaOptions
+
+    connect, read = args.ollama_timeouts
+    return OllamaOptions(connect_timeout_s=connect, read_timeout_s=read, infer=getattr(args, "infer", False),
+                         infer_model=getattr(args, "infer_model", "all-minilm"),
+                         infer_runs=int(getattr(args, "infer_runs", 5)))
+
+
 def _warn(message: str) -> None:
     print(f"flockops: warning: {message}", file=sys.stderr)
 
@@ -128,21 +190,13 @@ def _registry() -> DriverRegistry:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .collect import collect_host
-    from .driver import Context
-    from .model import FleetReport
-
     registry = _registry()
     if args.driver:
         known = {d.name for d in registry.drivers}
         unknown = sorted(set(args.driver) - known)
         if unknown:
             raise UsageError(f"unknown driver {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    if args.inventory:
-        fleet = _collect_fleet(args, registry.drivers)
-    else:
-        host = collect_host(registry.drivers, Context.local(), selected=args.driver)
-        fleet = FleetReport(hosts=(host,), generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    fleet = _collect_fleet(args, registry.drivers)
     if args.output == "json":
         from .render import to_json
 
@@ -171,21 +225,71 @@ def _load_inventory(args: argparse.Namespace) -> Inventory:
 
 
 def _collect_fleet(args: argparse.Namespace, drivers: Sequence[Driver]) -> FleetReport:
+    """This machine (no -i) or the inventory's hosts, with Ollama asked beside them (flockops.api.gather)."""
+    from .api import gather
+
+    selected = tuple(args.driver) if getattr(args, "driver", None) else None
+    if not args.inventory:
+        return gather(None, drivers, selected_drivers=selected, ollama_urls=args.ollama,
+                      local_ollama=not args.no_ollama, ollama_options=_ollama_options(args))
     from pathlib import Path
 
     from .connection import SshOptions
-    from .fleet import FleetOptions, run_fleet
+    from .fleet import FleetOptions
     from .inventory import target_for
 
     inventory = _load_inventory(args)
     hosts = inventory.select(args.limit)
     if not hosts:
         raise UsageError(f"no host in {args.inventory} matches {args.limit or 'all'}")
-    options = FleetOptions(forks=int(args.forks), timeout_s=float(args.timeout),
-                           selected_drivers=tuple(args.driver) if args.driver else None,
+    options = FleetOptions(forks=int(args.forks), timeout_s=float(args.timeout), selected_drivers=selected,
                            ssh=SshOptions(connect_timeout_s=min(10.0, float(args.timeout)),
                                           known_hosts_files=tuple(Path(p) for p in args.known_hosts), warn=_warn))
-    return run_fleet([target_for(h) for h in hosts], options, drivers)
+    return gather([target_for(h) for h in hosts], drivers, fleet_options=options, ollama_urls=args.ollama,
+                  ollama_options=_ollama_options(args))
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    """--- Ollama (issue 5): which GPUs and nodes can hold SIZE now. ---"""
+    from .capacity import parse_margin, parse_size, plan
+
+    try:
+        size = parse_size(args.size)
+        margin = None if args.margin is None else parse_margin(args.margin, size or 0)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    fleet = _collect_fleet(args, _registry().drivers)
+    model = None
+    if size is None:
+        model, size = _model_size(args.size, fleet, _ollama_options(args))
+        if args.margin is not None:
+            margin = parse_margin(args.margin, size)
+    result = plan(fleet, size, margin, model=model)
+    if args.output == "json":
+        import json
+
+        from .capacity import fit_to_dict
+
+        sys.stdout.write(json.dumps(fit_to_dict(result), indent=2) + "\n")
+    else:
+        from .render import fit_table
+
+        sys.stdout.write(fit_table(result))
+    return ExitCode.OK if result.candidates else ExitCode.NO_FIT
+
+
+def _model_size(name: str, fleet: FleetReport, options: OllamaOptions) -> tuple[str, int]:
+    """A model's size from the /api/tags of the first Ollama in the report that knows it."""
+    from .ollama import find_model, model_sizes
+
+    urls = [h.ollama.url for h in fleet.hosts if h.ollama is not None and h.ollama.status == "ok"]
+    if not urls:
+        raise UsageError(f"{name!r} is not a size (such as 40GiB), and no Ollama answered to look it up")
+    for url in urls:
+        found = find_model(model_sizes(url, options), name)
+        if found is not None:
+            return found
+    raise UsageError(f"no Ollama knows a model named {name!r} (asked /api/tags of {', '.join(urls)})")
 
 
 def _cmd_inventory(args: argparse.Namespace) -> int:
@@ -241,7 +345,8 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-COMMANDS = {"report": _cmd_report, "inventory": _cmd_inventory, "drivers": _cmd_drivers, "plugins": _cmd_plugins}
+COMMANDS = {"report": _cmd_report, "fit": _cmd_fit, "inventory": _cmd_inventory, "drivers": _cmd_drivers,
+            "plugins": _cmd_plugins}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

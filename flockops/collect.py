@@ -8,11 +8,13 @@ Standard library only: this module also runs inside the remote probe.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 
 from .driver import Context, Driver
 from .errors import DriverUnavailable, FlockopsError
 from .model import DriverAttempt, GpuSample, HostError, HostReport
+from .parse import pci_bus_key
 
 
 def _reason(exc: BaseException) -> str:
@@ -52,6 +54,9 @@ def collect_host(
                 attempts.append(attempt("skipped", "not selected with --driver"))
                 continue
             if answered_by is not None:
+                if driver.supplements:  # cheap (sysfs): may fill what the answering driver lacked
+                    attempts.append(_supplement(driver, ctx, answered_by, gpus, attempt))
+                    continue
                 attempts.append(attempt("skipped", f"{answered_by} already answered"))
                 continue
             try:
@@ -75,8 +80,94 @@ def collect_host(
         if answered_by is None:
             # Nothing of this vendor answered: a failure is the report's business now.
             errors.extend(HostError("driver", f.name, f.reason or "failed") for f in failures)
+    if wanted is None:
+        errors.extend(_undetected(ctx, gpus, attempts))
     return HostReport(host=host, gpus=tuple(gpus), drivers=tuple(attempts), errors=tuple(errors),
                       collected_at=time.time())
+
+
+# --- Vendor detection and merging (issue 4) ------------------------------------------
+# Fields a supplementing source may fill where the answering one has None (or nothing).
+MERGEABLE = (
+    "name", "uuid", "memory_total_bytes", "memory_used_bytes", "memory_free_bytes", "utilization_pct",
+    "memory_utilization_pct", "power_w", "power_limit_w", "temperatures",
+    "memory_shared_total_bytes", "memory_shared_used_bytes",
+)
+# Taken together, only when the answering source has no temperature at all.
+TEMPERATURE_GROUP = ("temperature_c", "temperature_sensor", "temperature_slowdown_c", "temperature_shutdown_c")
+
+
+def merge_gpu(primary: GpuSample, extra: GpuSample) -> GpuSample:
+    """``primary`` with the fields it lacks taken from ``extra`` (the same GPU seen by another
+    source), each named in ``merged_from``. Nothing ``primary`` measured is replaced."""
+    changes: dict[str, object] = {}
+    for name in MERGEABLE:
+        mine, theirs = getattr(primary, name), getattr(extra, name)
+        if mine in (None, ()) and theirs not in (None, ()):
+            changes[name] = theirs
+    if primary.temperature_c is None and extra.temperature_c is not None:
+        changes.update({name: getattr(extra, name) for name in TEMPERATURE_GROUP})
+    elif (primary.temperature_sensor is not None and primary.temperature_sensor == extra.temperature_sensor):
+        for name in ("temperature_slowdown_c", "temperature_shutdown_c"):  # limits of the same sensor
+            if getattr(primary, name) is None and getattr(extra, name) is not None:
+                changes[name] = getattr(extra, name)
+    if extra.memory_shared and not primary.memory_shared:
+        changes["memory_shared"] = True
+    if not changes:
+        return primary
+    merged_from = {**primary.merged_from, **{name: extra.source for name in changes}}
+    return replace(primary, merged_from=merged_from, **changes)  # type: ignore[arg-type]
+
+
+def _supplement(driver: Driver, ctx: Context, answered_by: str, gpus: list[GpuSample],
+                attempt: Callable[[str, str | None], DriverAttempt]) -> DriverAttempt:
+    """Run a cheap driver after another of its vendor answered; merge by PCI bus id, in place."""
+    try:
+        found = list(driver.collect(ctx))
+    except Exception:  # a supplement's trouble is never the report's: the vendor has answered
+        return attempt("skipped", f"{answered_by} already answered")
+    mine = [i for i, g in enumerate(gpus) if g.vendor == driver.vendor and g.source == answered_by]
+    by_bus = {pci_bus_key(g.pci_bus_id): g for g in found if not g.lost and pci_bus_key(g.pci_bus_id)}
+    filled = 0
+    for i in mine:
+        extra = by_bus.pop(pci_bus_key(gpus[i].pci_bus_id) or "", None)
+        if extra is not None and not gpus[i].lost:
+            merged = merge_gpu(gpus[i], extra)
+            filled += len(merged.merged_from) - len(gpus[i].merged_from)
+            gpus[i] = merged
+    # A GPU the answering driver did not list at all (ROCm skips some iGPUs) is still a GPU of
+    # this host; added only when every listed GPU had a bus id, so the matching can be trusted.
+    added = 0
+    if mine and all(pci_bus_key(gpus[i].pci_bus_id) for i in mine):
+        next_index = max(gpus[i].index for i in mine) + 1
+        for offset, extra in enumerate(by_bus.values()):
+            gpus.append(replace(extra, index=next_index + offset))
+            added += 1
+    if not filled and not added:
+        return attempt("skipped", f"{answered_by} already answered; nothing to add")
+    said = [f"{filled} field(s) {answered_by} lacked"] if filled else []
+    said += [f"{added} GPU(s) {answered_by} did not list"] if added else []
+    return attempt("used", "supplemented: " + ", ".join(said))
+
+
+def _undetected(ctx: Context, gpus: Sequence[GpuSample], attempts: Sequence[DriverAttempt]) -> list[HostError]:
+    """An error for each vendor whose display controller is on the PCI bus but whose GPUs no
+    driver reported. Detection only adds: it never stops a driver that answers."""
+    from .pci import detected_vendors
+
+    try:
+        present = detected_vendors(ctx)
+    except Exception:  # detection is a bonus; an odd sysfs must not cost the report
+        return []
+    reported = {g.vendor for g in gpus}
+    errors = []
+    for vendor in present:
+        if vendor in reported:
+            continue
+        tried = [a for a in attempts if a.vendor == vendor]
+        why = "; ".join(f"{a.name}: {a.reason}" for a in tried if a.reason) or f"no {vendor} driver is installed"
+        errors.append(HostError("driver", "pci", f"a {vendor} GPU is on the PCI bus but no driver reported it ({why})"))
+    return errors
 
 
 def probe_drivers(drivers: Sequence[Driver], ctx: Context) -> list[tuple[Driver, str | None]]:

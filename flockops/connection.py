@@ -250,9 +250,16 @@ class SshConnection:
             chan = transport.open_session(timeout=max(0.1, deadline - time.monotonic()))
             chan.settimeout(max(0.1, deadline - time.monotonic()))
             chan.exec_command(command)
-            if stdin:
-                chan.sendall(stdin)
-            chan.shutdown_write()
+            try:
+                if stdin:
+                    chan.sendall(stdin)
+                chan.shutdown_write()
+            except TimeoutError:
+                raise
+            except (OSError, EOFError):
+                # The remote command ended without reading all its stdin (a broken or
+                # foreign interpreter): what it printed is the evidence, so read on.
+                pass
             out = _drain(chan.recv, deadline, chan)
             err = _drain(chan.recv_stderr, deadline, chan)
             if not chan.status_event.wait(max(0.0, deadline - time.monotonic())):

@@ -92,6 +92,25 @@ class Context:
         except OSError:
             return None
 
+    def read_bytes(self, path: str, size: int = 4096) -> bytes | None:
+        """The first ``size`` bytes of a (binary) file, or None if unreadable."""
+        try:
+            with open(path, "rb") as handle:
+                return handle.read(size)
+        except OSError:
+            return None
+
+    def list_dir(self, path: str) -> list[str]:
+        """The names in a directory, sorted; [] when it is missing or unreadable."""
+        try:
+            return sorted(os.listdir(path))
+        except OSError:
+            return []
+
+    def real_name(self, path: str) -> str:
+        """The last component of where ``path`` points (sysfs ``device`` links end in the PCI address)."""
+        return os.path.basename(os.path.realpath(path))
+
     def process_name(self, pid: int) -> str | None:
         """A process's name where /proc shows it (another container's pids are not visible)."""
         return self.read_text(os.path.join(self.proc_root, str(pid), "comm"))
@@ -106,6 +125,9 @@ class Driver:
     name: ClassVar[str]
     vendor: ClassVar[str]
     priority: ClassVar[int]
+    # True for a cheap driver (no tool to run: sysfs) that the core also runs after another
+    # driver of its vendor answered, to fill fields that one lacked (matched by PCI bus id).
+    supplements: ClassVar[bool] = False
 
     def probe(self, ctx: Context) -> None:
         """Cheaply check that this driver can run here; raise DriverUnavailable saying why not."""

@@ -7,9 +7,13 @@ only when a table is drawn.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .model import FleetReport, GpuSample, HostReport, fleet_to_dict
+
+if TYPE_CHECKING:
+    from .capacity import FitResult
+    from .model import InferenceVerdict, OllamaModel
 
 NA = "N/A"
 MIB = 1024 * 1024
@@ -122,10 +126,13 @@ def host_table(host: HostReport, verbose: bool = False) -> str:
         rows = [row for gpu in host.gpus for row in _gpu_rows(gpu)]
         out.append(tabulate(rows, headers=GPU_HEADERS, tablefmt="simple", disable_numparse=True))
         out.append(_summary(host))
+    elif host.ollama is not None and not (host.drivers or host.errors):
+        out.append("No device data: known only by its Ollama URL (no SSH).")
     elif host.status in ("ok", "partial"):
         out.append("No GPU detected. Each driver said:")
         out.extend(_driver_lines(host, only_reasons=True))
-    for error in host.errors:
+    out.extend(ollama_lines(host))
+    for error in host.all_errors + host.warnings:
         out.append(f"! {error.kind} ({error.source}): {error.message}")
     if verbose and host.gpus:
         out.append("Driver attempts:")
@@ -156,13 +163,16 @@ def _used_of_total(gpus: Sequence[GpuSample]) -> str:
 
 
 def _problem(host: HostReport) -> str:
-    return "; ".join(f"{e.kind}: {e.message}" for e in host.errors)
+    return "; ".join(f"{e.kind}: {e.message}" for e in host.all_errors)
 
 
 def summary_table(fleet: FleetReport) -> str:
-    rows = [[h.host, h.status, str(len(h.gpus)), _used_of_total(h.gpus), _hottest(h), _problem(h)]
+    rows = [[h.host, h.status, str(len(h.gpus)), _used_of_total(h.gpus), _hottest(h), ollama_cell(h), _problem(h)]
             for h in fleet.hosts]
-    return simple_table(rows, ["Host", "Status", "GPUs", "VRAM used / total", "Hottest", "Problem"])
+    headers = ["Host", "Status", "GPUs", "VRAM used / total", "Hottest", "Ollama", "Problem"]
+    if not any(h.ollama is not None for h in fleet.hosts):  # issue 5: the column only where Ollama was asked
+        rows, headers = [r[:5] + r[6:] for r in rows], headers[:5] + headers[6:]
+    return simple_table(rows, headers)
 
 
 def fleet_totals(fleet: FleetReport) -> str:
@@ -188,3 +198,121 @@ def simple_table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> str:
 
     return str(tabulate([[NA if v is None else v for v in row] for row in rows], headers=list(headers),
                         tablefmt="simple", disable_numparse=True)) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# Ollama (issue 5): models beside the device, and `flockops fit`.
+
+CAVEAT = "Ollama's figures are its reservations, not device usage (ollama/ollama#10505)"
+# Keep-alive forever shows as an expiry some 290 years ahead (now + the largest Go duration).
+FOREVER_YEAR = 2200
+
+
+def processor(model: OllamaModel) -> str:
+    """Where the model sits, worded as ``ollama ps`` prints it: "100% GPU", "48%/52% CPU/GPU"."""
+    placement = model.placement
+    if placement in ("cpu", "gpu"):
+        return f"100% {placement.upper()}"
+    if placement == "unknown" or not model.size_bytes:
+        return "Unknown"
+    # Go's math.Round: half away from zero.
+    cpu = int((model.size_bytes - model.vram_bytes) / model.size_bytes * 100 + 0.5)
+    return f"{cpu}%/{100 - cpu}% CPU/GPU"
+
+
+def until(expires_at: str | None) -> str:
+    if not expires_at:
+        return NA
+    year = expires_at[:4]
+    if year.isdigit() and int(year) >= FOREVER_YEAR:
+        return "forever"
+    date, _, rest = expires_at.partition("T")
+    clock, offset = rest[:8], ""
+    for sign in ("Z", "+", "-"):
+        if sign in rest[8:]:
+            offset = " " + rest[8:][rest[8:].index(sign):].replace("Z", "UTC")
+            break
+    return f"{date} {clock}{offset}".strip()
+
+
+def inference_line(verdict: InferenceVerdict) -> str:
+    head = f"Inference (a guess; source: {verdict.source}, confidence: {verdict.confidence}): {verdict.verdict}"
+    if verdict.latency_ms is None:
+        return f"{head} ({verdict.reason})" if verdict.reason else head
+    basis = "Ollama's total_duration" if verdict.basis == "server" else "round trip"
+    return (f"{head}, {verdict.latency_ms:.1f} ms median of {verdict.runs} embeddings with {verdict.model} "
+            f"({basis}); no VRAM size is inferred")
+
+
+def ollama_lines(host: HostReport) -> list[str]:
+    """The host's Ollama part: a header, the models, device beside Ollama, and the caveat."""
+    from .model import spilled, vram_breakdown
+
+    report = host.ollama
+    if report is None:
+        return []
+    if report.status == "not_running":
+        return [f"Ollama: not running (nothing listens at {report.url})"]
+    if report.status != "ok":
+        return [f"Ollama at {report.url}: {report.status}"]
+    version = f" {report.version}" if report.version else ""
+    head = f"Ollama{version} at {report.url}: "
+    if not report.models:
+        head += "no model loaded"
+    else:
+        count = len(report.models)
+        head += (f"{count} model{'s' if count > 1 else ''} | in VRAM {gib(report.vram_bytes)} | "
+                 f"in RAM {gib(report.ram_bytes)} | GPU-accelerated: {report.gpu_accelerated}")
+    out = [head]
+    if report.models:
+        rows = [[m.name, gib(m.size_bytes), gib(m.vram_bytes), processor(m),
+                 NA if m.context_length is None else str(m.context_length), until(m.expires_at),
+                 m.family or NA, m.parameter_size or NA, m.quantization or NA,
+                 "SPILLED" if spilled(host, m) else ""] for m in report.models]
+        out.append(simple_table(rows, ["Model", "Size", "VRAM", "Processor", "Context", "Until", "Family",
+                                       "Params", "Quant", "Spill"]).rstrip("\n"))
+    breakdown = vram_breakdown(host)
+    if breakdown is not None:
+        line = (f"VRAM: device used {gib(breakdown.device_used_bytes)} | Ollama reserved "
+                f"{gib(breakdown.ollama_reserved_bytes)} | other {gib(breakdown.other_bytes)}")
+        if breakdown.ollama_exceeds_device:
+            line += " (Ollama reserves more than the device shows in use; other floored at 0)"
+        out.append(line)
+    if report.models or breakdown is not None:
+        out.append(f"Note: {CAVEAT}.")
+    if report.inference is not None:
+        out.append(inference_line(report.inference))
+    return out
+
+
+def ollama_cell(host: HostReport) -> str:
+    """The summary table's Ollama column."""
+    report = host.ollama
+    if report is None:
+        return ""
+    if report.status != "ok":
+        return report.status.replace("_", " ")
+    text = f"{len(report.models)} loaded, {gib(report.vram_bytes)} VRAM"
+    spills = len(host.warnings)
+    return text + (f", {spills} spilled" if spills else "")
+
+
+def fit_table(result: FitResult) -> str:
+    asked = f"{result.model} ({gib(result.size_bytes)})" if result.model else gib(result.size_bytes)
+    needed = f"{asked} + {gib(result.margin_bytes)} margin = {gib(result.needed_bytes)}"
+    out: list[str] = []
+    for host, placement in result.loaded_on:
+        out.append(f"{result.model} is already loaded on {host} (placement: {placement}).")
+    if result.candidates:
+        out.append(f"Can hold {needed} now, best first:")
+        rows = [[str(rank), p.host, ",".join(str(i) for i in p.gpus), gib(p.free_bytes), gib(p.headroom_bytes),
+                 _deg(p.temperature_c), "one GPU" if p.kind == "gpu" else f"split over {len(p.gpus)} GPUs",
+                 p.source] for rank, p in enumerate(result.candidates, 1)]
+        out.append(simple_table(rows, ["Rank", "Host", "GPU", "Free", "Headroom", "Temp", "Placement",
+                                       "Source"]).rstrip("\n"))
+    else:
+        out.append(f"Nothing can hold {needed} now.")
+    if result.skipped:
+        out.append("Skipped:")
+        out.extend(f"  {s.host}{'' if s.gpu is None else f' GPU {s.gpu}'}: {s.reason}" for s in result.skipped)
+    return "\n".join(out) + "\n"

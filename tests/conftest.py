@@ -52,6 +52,8 @@ def base_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLOCKOPS_", "FAKE_", "LD_LIBRARY"))}
     env["PATH"] = f"{empty_bin}:{os.path.dirname(sys.executable)}:/usr/bin:/bin"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # An empty sysfs: the host's own GPUs (PCI detection, DRM cards) never leak into a test.
+    env["FLOCKOPS_SYSFS_ROOT"] = str(tmp_path / "empty-sysfs")
     return env
 
 

@@ -37,6 +37,10 @@ def register_drivers(register):
 '''
 
 
+# Built-in drivers in registry order: by vendor, then priority.
+BUILTINS = ["amdsmi", "amd-smi", "rocm-smi", "sysfs-amd", "sysfs-intel", "nvml", "nvidia-smi"]
+
+
 def make_distribution(root: Path, module: str, source: str, ep_name: str = "acme") -> Path:
     """An installed distribution in its simplest real form: a module plus a dist-info on sys.path."""
     (root / f"{module}.py").write_text(source)
@@ -49,15 +53,15 @@ def make_distribution(root: Path, module: str, source: str, ep_name: str = "acme
 
 def test_builtin_drivers_register_through_the_hook() -> None:
     plugins = get_plugin_manager(env={})
-    assert {p.name for p in plugins.info if p.builtin} == {"nvml", "nvidia-smi"}
+    assert {p.name for p in plugins.info if p.builtin} == set(BUILTINS)
     assert all(p.hooks == ("register_drivers",) for p in plugins.info)
     names = [d.name for d in load_drivers(plugins).drivers]
-    assert names == ["nvml", "nvidia-smi"]
+    assert names == BUILTINS
 
 
 def test_disable_env_blocks_named_plugins() -> None:
     plugins = get_plugin_manager(env={"FLOCKOPS_DISABLE_PLUGINS": "nvml, other"})
-    assert [d.name for d in load_drivers(plugins).drivers] == ["nvidia-smi"]
+    assert [d.name for d in load_drivers(plugins).drivers] == [n for n in BUILTINS if n != "nvml"]
 
 
 def test_entry_point_plugin_is_discovered_for_real(tmp_path: Path, flockops) -> None:  # type: ignore[no-untyped-def]
@@ -92,7 +96,7 @@ def test_a_plugin_that_fails_to_import_takes_nothing_down(tmp_path: Path, flocko
     assert run.returncode == 0
     assert "plugin broken skipped" in run.stderr and "boom at import" in run.stderr
     assert "Traceback" not in run.stderr
-    assert [d["name"] for d in run.json()["hosts"][0]["drivers"]] == ["nvml", "nvidia-smi"]
+    assert sorted(d["name"] for d in run.json()["hosts"][0]["drivers"]) == sorted(BUILTINS)
 
     plugins = flockops("plugins", "-o", "json", env=env).json()
     broken = next(p for p in plugins if p["name"] == "broken")
@@ -126,7 +130,7 @@ class _CrashingPlugin:
 def test_a_raising_hook_only_loses_its_own_drivers() -> None:
     plugins = get_plugin_manager(env={}, extra=[("raising", _Raising()), ("crashing", _CrashingPlugin())])
     registry = load_drivers(plugins)
-    assert [d.name for d in registry.drivers] == ["crashy", "nvml", "nvidia-smi"]
+    assert [d.name for d in registry.drivers] == [*BUILTINS[:5], "crashy", *BUILTINS[5:]]
     assert registry.failures == (("raising", "register_drivers raised ValueError: bad plugin"),)
 
 
@@ -156,7 +160,9 @@ def test_misspelt_hook_is_refused_not_silently_ignored() -> None:
     assert info.error is not None and "register_driver" in info.error
 
 
-@pytest.mark.parametrize("module", ["flockops.drivers.nvml", "flockops.drivers.nvidia_smi", "flockops.collect"])
+@pytest.mark.parametrize("module", ["flockops.drivers.nvml", "flockops.drivers.nvidia_smi", "flockops.collect",
+                                    "flockops.drivers.amdsmi", "flockops.drivers.amd_smi", "flockops.drivers.rocm_smi",
+                                    "flockops.drivers.sysfs", "flockops.pci"])
 def test_probe_side_modules_do_not_import_ui_or_ssh(module: str) -> None:
     import subprocess
     import sys

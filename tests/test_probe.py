@@ -9,11 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from flockops.probe import JSON_MARKER, SHELL_MARKER, parse_shell_output, probe_zip, remote_command
-from flockops.drivers.nvidia_smi import planned_queries
-
 from conftest import DATA, FAKES
+
+from flockops.drivers.nvidia_smi import planned_queries
+from flockops.probe import JSON_MARKER, SHELL_MARKER, parse_shell_output, probe_zip, remote_command
 
 
 def run_remote(command: str, env: dict[str, str], stdin: bytes) -> subprocess.CompletedProcess[bytes]:

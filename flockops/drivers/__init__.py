@@ -11,4 +11,9 @@ from __future__ import annotations
 BUILTIN_DRIVERS: dict[str, str] = {
     "nvml": "flockops.drivers.nvml:NvmlDriver",
     "nvidia-smi": "flockops.drivers.nvidia_smi:NvidiaSmiDriver",
+    "amdsmi": "flockops.drivers.amdsmi:AmdsmiDriver",
+    "amd-smi": "flockops.drivers.amd_smi:AmdSmiDriver",
+    "rocm-smi": "flockops.drivers.rocm_smi:RocmSmiDriver",
+    "sysfs-amd": "flockops.drivers.sysfs:AmdgpuSysfsDriver",
+    "sysfs-intel": "flockops.drivers.sysfs:IntelSysfsDriver",
 }

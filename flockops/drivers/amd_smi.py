@@ -1,0 +1,144 @@
+"""AMD GPUs through the ``amd-smi`` command: the fallback when the amdsmi package is missing.
+
+Two runs, ``amd-smi static --json`` (name, bus id, VRAM size, power and temperature
+limits, driver) and ``amd-smi metric --json`` (use, power, temperatures, memory use),
+joined on their ``gpu`` index. The layout moved between releases (from the amdsmi CLI's
+own source, ``amdsmi_cli/amdsmi_commands.py``):
+
+- the document is a list of GPU objects (ROCm 6.0-6.3) or ``{"gpu_data": [...]}`` (6.4+);
+- a value is a plain number (6.0-6.1), a ``{"value": 40, "unit": "C"}`` object (later), or
+  ``"N/A"``; memory is in "MB", which amd-smi computes as bytes // (1024 * 1024): MiB;
+- temperature keys ``edge``, ``hotspot`` (= junction), ``mem``; limits in ``static``'s
+  ``limit``: ``slowdown_<sensor>_temperature`` (critical) and ``shutdown_<sensor>_temperature``
+  (emergency), ``socket_power`` (the current cap).
+
+A permission notice may come before the JSON (ROCm/amdsmi#114); ``Driver not initialized``
+and ``Can not find a device`` are outcomes, not crashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..driver import Context, Driver
+from ..errors import DriverFailed, DriverUnavailable, ParseError
+from ..model import GpuSample, TemperatureReading
+from . import rocm
+
+TOOL = "amd-smi"
+STATIC_ARGS = ("static", "--json")
+METRIC_ARGS = ("metric", "--json")
+# (metric temperature key, static limit key, the report's sensor name as amdgpu hwmon labels it)
+SENSORS = (("edge", "edge", "edge"), ("hotspot", "hotspot", "junction"), ("mem", "vram", "mem"))
+
+
+def gpu_list(document: Any, what: str) -> list[Mapping[str, Any]]:
+    """The per-GPU objects of a static/metric document, in either layout."""
+    if isinstance(document, dict) and "gpu_data" in document:
+        document = document["gpu_data"]
+    if isinstance(document, dict) and "gpu" in document:
+        document = [document]  # one GPU, printed bare by some releases
+    if not isinstance(document, list) or not all(isinstance(g, dict) for g in document):
+        raise ParseError(f"amd-smi {what}: not a list of GPUs", str(document)[:200])
+    return document
+
+
+def _section(gpu: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = gpu.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _celsius(raw: Any, what: str) -> float | None:
+    value = rocm.number(raw, what)
+    # The amdsmi library answers in millidegrees on some releases; amd-smi prints what it gets.
+    if value is not None and value > 1000:
+        value /= 1000.0
+    return value
+
+
+def merge_gpu(static: Mapping[str, Any], metric: Mapping[str, Any], position: int) -> GpuSample:
+    errors: dict[str, str] = {}
+    asic, bus, limit = _section(static, "asic"), _section(static, "bus"), _section(static, "limit")
+    usage, power = _section(metric, "usage"), _section(metric, "power")
+    memory, temps = _section(metric, "mem_usage"), _section(metric, "temperature")
+    readings = []
+    for key, limit_key, sensor in SENSORS:
+        critical = _celsius(limit.get(f"slowdown_{limit_key}_temperature"), f"slowdown_{limit_key}_temperature")
+        emergency = _celsius(limit.get(f"shutdown_{limit_key}_temperature"), f"shutdown_{limit_key}_temperature")
+        if key in temps or critical is not None or emergency is not None:
+            readings.append(TemperatureReading(sensor=sensor, critical_c=critical, emergency_c=emergency,
+                                               temperature_c=_celsius(temps.get(key), f"temperature.{key}")))
+    known = {r.sensor: r for r in readings if r.temperature_c is not None}
+    chosen = known.get("edge") or known.get("junction")
+    if chosen is not None and chosen.sensor != "edge":
+        # MI300A has no edge sensor: its hottest-spot reading stands in, and says so.
+        errors["temperature_c"] = "no edge temperature: temperature_c is junction (hotspot)"
+    total = rocm.byte_count(memory.get("total_vram"), "total_vram", "mb")
+    if total is None:
+        total = rocm.byte_count(_section(static, "vram").get("size"), "vram.size", "mb")
+    used = rocm.byte_count(memory.get("used_vram"), "used_vram", "mb")
+    free = rocm.byte_count(memory.get("free_vram"), "free_vram", "mb")
+    if free is None and total is not None and used is not None:
+        free = total - used
+    power_raw = power.get("socket_power", power.get("average_socket_power"))
+    if rocm.number(power_raw, "socket_power") is None and rocm.unavailable_reason(power_raw):
+        errors["power_w"] = str(rocm.unavailable_reason(power_raw))
+    index = metric.get("gpu", static.get("gpu", position))
+    return GpuSample(
+        vendor="amd", index=index if isinstance(index, int) else position, source=TOOL,
+        name=rocm.text_value(asic.get("market_name")),
+        pci_bus_id=rocm.text_value(bus.get("bdf")) or rocm.text_value(static.get("bdf")),
+        memory_total_bytes=total, memory_used_bytes=used, memory_free_bytes=free,
+        utilization_pct=rocm.integer(usage.get("gfx_activity"), "gfx_activity"),
+        memory_utilization_pct=rocm.integer(usage.get("umc_activity"), "umc_activity"),
+        temperature_c=None if chosen is None else chosen.temperature_c,
+        temperature_slowdown_c=None if chosen is None else chosen.critical_c,
+        temperature_shutdown_c=None if chosen is None else chosen.emergency_c,
+        temperature_sensor=None if chosen is None else chosen.sensor,
+        temperatures=tuple(readings),
+        power_w=rocm.number(power_raw, "socket_power"),
+        power_limit_w=rocm.number(limit.get("socket_power", limit.get("power_cap")), "limit.socket_power"),
+        driver_version=rocm.text_value(_section(static, "driver").get("version")),
+        field_errors=errors,
+    )
+
+
+def parse_outputs(static_doc: Any, metric_doc: Any) -> list[GpuSample]:
+    statics = gpu_list(static_doc, "static")
+    metrics = gpu_list(metric_doc, "metric")
+    by_index = {g.get("gpu"): g for g in statics}
+    gpus = []
+    for position, metric in enumerate(metrics):
+        static = by_index.get(metric.get("gpu"), statics[position] if position < len(statics) else {})
+        gpus.append(merge_gpu(static, metric, position))
+    return gpus
+
+
+class AmdSmiDriver(Driver):
+    """AMD GPUs through the amd-smi command (ROCm 6+)."""
+
+    name = TOOL
+    vendor = "amd"
+    priority = 20
+
+    def _tool(self, ctx: Context) -> str:
+        tool = ctx.which(TOOL)
+        if tool is None:
+            raise DriverUnavailable("amd-smi not found on PATH or in /opt/rocm/bin")
+        return tool
+
+    def probe(self, ctx: Context) -> None:
+        self._tool(ctx)
+
+    def collect(self, ctx: Context) -> Sequence[GpuSample]:
+        tool = self._tool(ctx)
+        static = rocm.json_document(TOOL, ctx.run([tool, *STATIC_ARGS]))
+        metric = rocm.json_document(TOOL, ctx.run([tool, *METRIC_ARGS]))
+        try:
+            gpus = parse_outputs(static, metric)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise DriverFailed(f"amd-smi printed JSON of an unexpected shape: {type(exc).__name__}: {exc}") from None
+        if not gpus:
+            raise DriverUnavailable("amd-smi listed no GPU")
+        return gpus

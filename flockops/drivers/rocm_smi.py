@@ -1,0 +1,136 @@
+"""AMD GPUs through ``rocm-smi --json``: the oldest ROCm tool, the last resort before sysfs.
+
+One run: ``rocm-smi --showproductname --showmeminfo vram --showuse --showmemuse --showtemp
+--showpower --showmaxpower --showbus --showdriverversion --json``. Every value is a string
+(``"VRAM Total Memory (B)": "34342961152"``), keyed ``card0``, ``card1``... plus ``system``.
+
+Keys changed across ROCm releases (captures from ROCm 4.3 to 6.1 in tests/data/rocm-smi):
+
+- product name: ``Card series`` (<= 6.0; ROCm 4.3 prints the vendor id ``0x1002`` there),
+  ``Card Series`` and ``Device Name`` (6.1+);
+- memory-controller activity: ``GPU memory use (%)`` (<= 6.0, it was
+  ``rsmi_dev_memory_busy_percent_get``) became ``GPU Memory Read/Write Activity (%)`` in
+  6.1, beside a new ``GPU Memory Allocated (VRAM%)``, the share of VRAM in use, which
+  flockops derives from the byte counts instead;
+- power: ``Average Graphics Package Power (W)``, ``Current Socket Graphics Package Power
+  (W)`` on MI300 (ROCm/rocm_smi_lib#149); the second die of an MI250X reads ``N/A
+  (Secondary die)``: its power is counted on the first die (ROCm/rocm_smi_lib#160);
+- power limit: ``Max Graphics Package Power (W)`` (the current cap).
+
+JSON may follow a blank line (5.7, 6.1) or ``ERROR: ... RSMI_STATUS_NOT_SUPPORTED`` lines;
+``WARNING: No JSON data to report`` is an outcome (nothing readable), not a crash.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..driver import Context, Driver
+from ..errors import DriverUnavailable, ParseError
+from ..model import GpuSample, TemperatureReading
+from . import rocm
+
+TOOL = "rocm-smi"
+ARGS = ("--showproductname", "--showmeminfo", "vram", "--showuse", "--showmemuse", "--showtemp",
+        "--showpower", "--showmaxpower", "--showbus", "--showdriverversion", "--json")
+
+NAME_KEYS = ("Device Name", "Card Series", "Card series")
+MEMORY_ACTIVITY_KEYS = ("GPU Memory Read/Write Activity (%)", "GPU memory use (%)")
+POWER_KEYS = ("Average Graphics Package Power (W)", "Current Socket Graphics Package Power (W)")
+POWER_LIMIT_KEYS = ("Max Graphics Package Power (W)",)
+_TEMPERATURE = re.compile(r"^Temperature \(Sensor (?P<sensor>[^)]+)\) \(C\)$")
+# rocm-smi says "memory"; amdgpu hwmon and amdsmi say "mem": one name in the report.
+SENSOR_NAMES = {"memory": "mem", "hotspot": "junction"}
+_CARD = re.compile(r"^card(\d+)$")
+_HEX_ONLY = re.compile(r"^0x[0-9a-fA-F]+$")
+
+
+def _first(card: Mapping[str, Any], keys: Sequence[str]) -> tuple[str | None, Any]:
+    for key in keys:
+        if key in card:
+            return key, card[key]
+    return None, None
+
+
+def parse_card(card: Mapping[str, Any], index: int, driver_version: str | None) -> GpuSample:
+    """One ``cardN`` object, e.g. ``{"PCI Bus": "0000:07:00.0", "GPU use (%)": "0", ...}``."""
+    errors: dict[str, str] = {}
+    name = None
+    for key in NAME_KEYS:
+        text = rocm.text_value(card.get(key))
+        if text and not _HEX_ONLY.match(text):  # ROCm 4.3: "Card series": "0x1002"
+            name = text
+            break
+    total = rocm.byte_count(card.get("VRAM Total Memory (B)"), "VRAM Total Memory (B)", "b")
+    used = rocm.byte_count(card.get("VRAM Total Used Memory (B)"), "VRAM Total Used Memory (B)", "b")
+    readings = []
+    for key, raw in card.items():
+        match = _TEMPERATURE.match(key)
+        if match:
+            sensor = match.group("sensor").strip()
+            readings.append(TemperatureReading(sensor=SENSOR_NAMES.get(sensor, sensor),
+                                               temperature_c=rocm.number(raw, key)))
+    known = {r.sensor: r.temperature_c for r in readings if r.temperature_c is not None}
+    sensor = next((s for s in ("edge", "junction") if s in known), None)
+    if sensor == "junction":
+        errors["temperature_c"] = "no edge temperature: temperature_c is junction"
+    power_key, power_raw = _first(card, POWER_KEYS)
+    power = rocm.number(power_raw, power_key or "power")
+    reason = rocm.unavailable_reason(power_raw)
+    if power is None and reason:
+        errors["power_w"] = reason
+    limit_key, limit_raw = _first(card, POWER_LIMIT_KEYS)
+    _, activity_raw = _first(card, MEMORY_ACTIVITY_KEYS)
+    return GpuSample(
+        vendor="amd", index=index, source=TOOL, name=name,
+        pci_bus_id=rocm.text_value(card.get("PCI Bus")),
+        memory_total_bytes=total, memory_used_bytes=used,
+        memory_free_bytes=None if total is None or used is None else total - used,
+        utilization_pct=rocm.integer(card.get("GPU use (%)"), "GPU use (%)"),
+        memory_utilization_pct=rocm.integer(activity_raw, "memory activity"),
+        temperature_c=known.get(sensor) if sensor else None, temperature_sensor=sensor,
+        temperatures=tuple(readings),
+        power_w=power, power_limit_w=rocm.number(limit_raw, limit_key or "power limit"),
+        driver_version=driver_version, field_errors=errors,
+    )
+
+
+def parse_output(document: Any) -> list[GpuSample]:
+    if not isinstance(document, dict):
+        raise ParseError("rocm-smi's JSON is not an object", str(document)[:200])
+    system = document.get("system")
+    driver_version = rocm.text_value(system.get("Driver version")) if isinstance(system, dict) else None
+    cards = sorted((int(m.group(1)), key) for key in document if (m := _CARD.match(key)))
+    gpus = []
+    for position, (_, key) in enumerate(cards):
+        card = document[key]
+        if not isinstance(card, dict):
+            raise ParseError(f"rocm-smi's {key} is not an object", str(card)[:200])
+        gpus.append(parse_card(card, position, driver_version))
+    return gpus
+
+
+class RocmSmiDriver(Driver):
+    """AMD GPUs through the rocm-smi command (ROCm's older tool)."""
+
+    name = TOOL
+    vendor = "amd"
+    priority = 30
+
+    def _tool(self, ctx: Context) -> str:
+        tool = ctx.which(TOOL)
+        if tool is None:
+            raise DriverUnavailable("rocm-smi not found on PATH or in /opt/rocm/bin")
+        return tool
+
+    def probe(self, ctx: Context) -> None:
+        self._tool(ctx)
+
+    def collect(self, ctx: Context) -> Sequence[GpuSample]:
+        result = ctx.run([self._tool(ctx), *ARGS])
+        gpus = parse_output(rocm.json_document(TOOL, result))
+        if not gpus:
+            raise DriverUnavailable("rocm-smi listed no GPU")
+        return gpus
