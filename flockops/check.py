@@ -91,6 +91,8 @@ class Item:
     text: str
     gpu: GpuSample | None = None
     perf: tuple[Perf, ...] = field(default_factory=tuple)
+    # A breach reported as OK because --consecutive wants more runs of it first.
+    held: bool = False
 
 
 def _gpu_label(host: str, gpu: GpuSample) -> str:

@@ -83,7 +83,8 @@ def apply_consecutive(items: Sequence[Item], memory: Mapping[str, Memory], neede
     for item in items:
         streak = memory.get(item.key, Memory()).streak + 1 if item.state != State.OK else 0
         if item.state != State.OK and streak < needed:
-            item = replace(item, state=State.OK, text=f"{item.text} (breach {streak} of {needed}, not alerting yet)")
+            item = replace(item, state=State.OK, held=True,
+                           text=f"{item.text} (breach {streak} of {needed}, not alerting yet)")
         out.append(item)
     return out
 

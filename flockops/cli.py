@@ -13,12 +13,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from . import __version__
+from .check import State as CheckExit
 from .errors import FlockopsError, InventoryError, UsageError
 
 if TYPE_CHECKING:
+    from .check import Thresholds
     from .driver import Driver
     from .inventory import Inventory
-    from .model import FleetReport
+    from .model import FleetReport, HostReport
     from .ollama import OllamaOptions
     from .plugins import DriverRegistry
 
@@ -42,11 +44,35 @@ EXIT_CODES_HELP = """exit codes:
 """
 
 
+CHECK_HELP = """Checks every GPU's temperature, throttle reasons and (optionally) free VRAM, on this machine
+or the inventory's hosts, and prints one Nagios/Icinga plugin result.
+
+temperature: relative to each GPU's own slowdown limit when the driver knows it (NVML; AMD's
+critical limit): CRITICAL at slowdown - 2 °C, WARNING at slowdown - 7 °C. With no known limit:
+WARNING at 80 °C, CRITICAL at 87 °C. --warn-temp/--crit-temp, or the inventory variables
+flockops_warn_temp/flockops_crit_temp, set absolute limits (the command line wins).
+throttling: sw_thermal_slowdown or hw_thermal_slowdown is CRITICAL; hw_slowdown and
+hw_power_brake_slowdown WARNING; sw_power_cap is reported, not alerted; gpu_idle,
+applications_clocks_setting, display_clock_setting and sync_boost never alert. AMD throttle
+status is advisory only (some parts report it at idle).
+A lost GPU is CRITICAL; an Ollama model spilled to CPU on a GPU host is WARNING. A value the GPU
+cannot report, or a host that cannot be reached, is UNKNOWN (--unreachable critical makes
+unreachable hosts CRITICAL)."""
+
+CHECK_EXIT_HELP = """exit codes (the worst item wins):
+  0  OK
+  1  WARNING
+  2  CRITICAL
+  3  UNKNOWN: a value or host could not be read, a usage error, the lock was held, or the
+     deadline passed
+"""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # argparse exits 2 on usage errors; ours is 1 (2 means a host failed).
         self.print_usage(sys.stderr)
-        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(getattr(self, "usage_exit", ExitCode.USAGE), f"{self.prog}: error: {message}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,14 +89,45 @@ def _parser() -> argparse.ArgumentParser:
         "report", help="per-GPU VRAM, utilisation, temperature and throttle report",
         epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    report.add_argument("-o", "--output", choices=("table", "json"), default="table",
-                        help="output format (default: table)")
+    report.add_argument("-o", "--output", choices=("table", "json", "prometheus", "csv"), default="table",
+                        help="output format (default: table); csv has one row per GPU")
+    report.add_argument("--textfile", metavar="DIR",
+                        help="also write DIR/flockops.prom atomically, for node_exporter's textfile collector")
     report.add_argument("--driver", action="append", metavar="NAME",
                         help="use only this driver (repeatable); see `flockops drivers`")
     report.add_argument("-v", "--verbose", action="store_true", help="list every driver attempt")
     _fleet_arguments(report)
     _ollama_arguments(report, infer=True)
     report.add_argument("--summary", action="store_true", help="one line per host instead of a section per host")
+
+    check = sub.add_parser(
+        "check", help="temperature and throttle check for cron and monitoring (Nagios/Icinga, Prometheus)",
+        description=CHECK_HELP, epilog=CHECK_EXIT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.usage_exit = CheckExit.UNKNOWN  # type: ignore[attr-defined]  # a plugin's usage error is UNKNOWN
+    check.add_argument("-o", "--output", choices=("nagios", "prometheus", "json"), default="nagios",
+                       help="output format (default: nagios)")
+    check.add_argument("--driver", action="append", metavar="NAME", help="use only this driver (repeatable)")
+    check.add_argument("--warn-temp", type=float, metavar="C", help="absolute warning temperature, °C")
+    check.add_argument("--crit-temp", type=float, metavar="C", help="absolute critical temperature, °C")
+    check.add_argument("--min-free-vram", metavar="SIZE|PCT", help="WARNING when a GPU has less free VRAM "
+                       "(e.g. 8GiB or 10%%)")
+    check.add_argument("--unreachable", choices=("unknown", "critical"), default="unknown",
+                       help="state of a host that cannot be reached (default: unknown)")
+    check.add_argument("--quiet", action="store_true", help="print nothing when everything is OK (for cron)")
+    check.add_argument("--lock", metavar="FILE", help="hold an flock on FILE; a run that finds it held exits "
+                       "UNKNOWN at once instead of overlapping")
+    check.add_argument("--deadline", type=_positive(float), metavar="SECONDS",
+                       help="bound the whole run; past it, UNKNOWN")
+    check.add_argument("--consecutive", type=_positive(int), default=1, metavar="N",
+                       help="alert only after N breaches in a row (state kept in --state-file)")
+    check.add_argument("--state-file", metavar="PATH",
+                       help="where --consecutive and --notify remember the last runs "
+                       "(default: $XDG_STATE_HOME/flockops/check-state.json)")
+    check.add_argument("--notify", metavar="URL", help="POST a JSON message to URL when a GPU's state changes")
+    check.add_argument("--textfile", metavar="DIR", help="also write DIR/flockops.prom atomically")
+    _fleet_arguments(check)
+    _ollama_arguments(check, infer=False)
 
     # --- Ollama (issue 5): capacity planning ---
     fit = sub.add_parser(
@@ -201,10 +258,22 @@ def _cmd_report(args: argparse.Namespace) -> int:
         from .render import to_json
 
         sys.stdout.write(to_json(fleet))
+    elif args.output == "csv":
+        from .render import to_csv
+
+        sys.stdout.write(to_csv(fleet))
+    elif args.output == "prometheus":
+        from .prometheus import fleet_metrics
+
+        sys.stdout.write(fleet_metrics(fleet).text())
     else:
         from .render import fleet_table
 
         sys.stdout.write(fleet_table(fleet, verbose=args.verbose, summary=args.summary))
+    if args.textfile:
+        from .prometheus import fleet_metrics
+
+        _write_textfile(args.textfile, fleet_metrics(fleet).text())
     statuses = {h.status for h in fleet.hosts}
     if "failed" in statuses:
         return ExitCode.HOST_FAILED
@@ -224,7 +293,17 @@ def _load_inventory(args: argparse.Namespace) -> Inventory:
     return inventory
 
 
-def _collect_fleet(args: argparse.Namespace, drivers: Sequence[Driver]) -> FleetReport:
+def _write_textfile(directory: str, text: str) -> None:
+    from .prometheus import write_textfile
+
+    try:
+        write_textfile(directory, text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {directory}/flockops.prom: {exc.strerror or exc}") from None
+
+
+def _collect_fleet(args: argparse.Namespace, drivers: Sequence[Driver],
+                   inventory: Inventory | None = None) -> FleetReport:
     """This machine (no -i) or the inventory's hosts, with Ollama asked beside them (flockops.api.gather)."""
     from .api import gather
 
@@ -238,7 +317,7 @@ def _collect_fleet(args: argparse.Namespace, drivers: Sequence[Driver]) -> Fleet
     from .fleet import FleetOptions
     from .inventory import target_for
 
-    inventory = _load_inventory(args)
+    inventory = inventory or _load_inventory(args)
     hosts = inventory.select(args.limit)
     if not hosts:
         raise UsageError(f"no host in {args.inventory} matches {args.limit or 'all'}")
@@ -247,6 +326,115 @@ def _collect_fleet(args: argparse.Namespace, drivers: Sequence[Driver]) -> Fleet
                                           known_hosts_files=tuple(Path(p) for p in args.known_hosts), warn=_warn))
     return gather([target_for(h) for h in hosts], drivers, fleet_options=options, ollama_urls=args.ollama,
                   ollama_options=_ollama_options(args))
+
+
+class _DeadlineExceeded(BaseException):
+    """Raised by the --deadline alarm. A BaseException, like KeyboardInterrupt, so that the
+    per-driver and per-host isolation (which catches Exception) lets it through."""
+
+
+def _check_thresholds(args: argparse.Namespace) -> Thresholds:
+    from .capacity import parse_size
+    from .check import Thresholds
+
+    free_bytes = free_pct = None
+    if args.min_free_vram:
+        text = args.min_free_vram.strip()
+        try:
+            if text.endswith("%"):
+                free_pct = float(text[:-1])
+            else:
+                free_bytes = parse_size(text)
+                if free_bytes is None:
+                    raise ValueError(text)
+        except ValueError:
+            raise UsageError(f"--min-free-vram: not a size or percentage: {text!r} (try 8GiB or 10%)") from None
+    return Thresholds(warn_temp_c=args.warn_temp, crit_temp_c=args.crit_temp, min_free_vram_bytes=free_bytes,
+                      min_free_vram_pct=free_pct,
+                      unreachable=CheckExit.CRITICAL if args.unreachable == "critical" else CheckExit.UNKNOWN)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    import contextlib
+    import signal
+    from pathlib import Path
+
+    from .checkrun import run_lock
+
+    lock = run_lock(Path(args.lock)) if args.lock else contextlib.nullcontext(True)
+    with lock as acquired:
+        if not acquired:
+            sys.stdout.write(f"FLOCKOPS UNKNOWN - another flockops check holds {args.lock}; this run skipped\n")
+            return CheckExit.UNKNOWN
+        if args.deadline:
+            # Hosts get the deadline less a second; the alarm is the backstop for everything else.
+            args.timeout = max(0.5, min(args.timeout, args.deadline - 1.0))
+
+            def expire(signum: int, frame: object) -> None:
+                raise _DeadlineExceeded()
+
+            signal.signal(signal.SIGALRM, expire)
+            signal.setitimer(signal.ITIMER_REAL, args.deadline)
+        try:
+            return _run_check(args)
+        except _DeadlineExceeded:
+            sys.stdout.write(f"FLOCKOPS UNKNOWN - the check did not finish within its {args.deadline:g} s deadline\n")
+            return CheckExit.UNKNOWN
+        finally:
+            if args.deadline:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .check import evaluate, overall, thresholds_from_vars
+    from .checkrun import apply_consecutive, changes, default_state_file, load_state, notify, remember, save_state
+
+    base = _check_thresholds(args)
+    registry = _registry()
+    inventory = _load_inventory(args) if args.inventory else None
+    fleet = _collect_fleet(args, registry.drivers, inventory)
+    host_vars = {h.name: h.vars for h in inventory.hosts} if inventory else {}
+
+    def thresholds_for(host: HostReport) -> Thresholds:
+        return thresholds_from_vars(base, host_vars.get(host.host, {}), host.host)
+
+    raw = evaluate(fleet, thresholds_for)
+    items = raw
+    if args.consecutive > 1 or args.notify:
+        state_file = Path(args.state_file) if args.state_file else default_state_file()
+        memory = load_state(state_file)
+        items = apply_consecutive(raw, memory, int(args.consecutive))
+        if args.notify:
+            for problem in notify(args.notify, changes(items, memory)):
+                _warn(problem)
+        try:
+            save_state(state_file, remember(raw, items, memory))
+        except OSError as exc:
+            _warn(f"cannot save the check state to {state_file}: {exc.strerror or exc}")
+    state = overall(items)
+    if args.textfile or args.output == "prometheus":
+        from .prometheus import check_metrics, fleet_metrics
+
+        prometheus = check_metrics(fleet_metrics(fleet), items).text()
+        if args.textfile:
+            _write_textfile(args.textfile, prometheus)
+    if args.quiet and state == CheckExit.OK:
+        return state
+    if args.output == "prometheus":
+        sys.stdout.write(prometheus)
+    elif args.output == "json":
+        import json
+
+        payload = {"schema_version": 1, "state": state.name, "generated_at": fleet.generated_at,
+                   "items": [{"host": i.host, "check": i.key, "state": i.state.name, "text": i.text} for i in items]}
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    else:
+        from .nagios import render
+
+        sys.stdout.write(render(items, state))
+    return state
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
@@ -345,24 +533,29 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-COMMANDS = {"report": _cmd_report, "fit": _cmd_fit, "inventory": _cmd_inventory, "drivers": _cmd_drivers,
-            "plugins": _cmd_plugins}
+COMMANDS = {"report": _cmd_report, "check": _cmd_check, "fit": _cmd_fit, "inventory": _cmd_inventory,
+            "drivers": _cmd_drivers, "plugins": _cmd_plugins}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
+    words = [w for w in (sys.argv[1:] if argv is None else argv) if not w.startswith("-")]
+    if words[:1] == ["check"]:
+        parser.usage_exit = CheckExit.UNKNOWN  # type: ignore[attr-defined]  # even for unknown options
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return ExitCode.USAGE
+    # A monitoring plugin that cannot do its job says UNKNOWN (3), whatever went wrong.
+    is_check = args.command == "check"
     try:
         return int(COMMANDS[args.command](args))
     except (UsageError, InventoryError) as exc:
         print(f"flockops: error: {exc}", file=sys.stderr)
-        return ExitCode.USAGE
+        return CheckExit.UNKNOWN if is_check else ExitCode.USAGE
     except FlockopsError as exc:
         print(f"flockops: error: {exc}", file=sys.stderr)
-        return ExitCode.HOST_FAILED
+        return CheckExit.UNKNOWN if is_check else ExitCode.HOST_FAILED
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -43,7 +43,10 @@ def render(items: Sequence[Item], state: State) -> str:
         hosts = len({i.host for i in items})
         gpus = len({(i.host, i.gpu.index) for i in items if i.gpu is not None})
         summary = f"{gpus} GPU{'s' if gpus != 1 else ''} on {hosts} host{'s' if hosts != 1 else ''} OK"
+    held = [i for i in items if i.held]
+    if held:
+        summary += f" ({len(held)} breach{'es' if len(held) != 1 else ''} held back by --consecutive)"
     perf = " ".join(perfdatum(p) for i in items for p in i.perf)
     lines = [f"FLOCKOPS {state.name} - {summary}" + (f" | {perf}" if perf else "")]
-    lines += [f"{i.state.name}: {i.text}" for i in bad]
+    lines += [f"{i.state.name}: {i.text}" for i in (*bad, *held)]
     return "\n".join(lines) + "\n"

@@ -316,3 +316,33 @@ def fit_table(result: FitResult) -> str:
         out.append("Skipped:")
         out.extend(f"  {s.host}{'' if s.gpu is None else f' GPU {s.gpu}'}: {s.reason}" for s in result.skipped)
     return "\n".join(out) + "\n"
+
+
+CSV_COLUMNS = ("host", "status", "vendor", "index", "name", "uuid", "pci_bus_id", "source", "memory_total_bytes",
+               "memory_reserved_bytes", "memory_used_bytes", "memory_free_bytes", "utilization_pct",
+               "temperature_c", "temperature_slowdown_c", "power_w", "power_limit_w", "throttle_reasons", "lost")
+
+
+def to_csv(fleet: FleetReport) -> str:
+    """One row per GPU; an unknown value is an empty field, never 0."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for host in fleet.hosts:
+        for gpu in host.gpus:
+            row: list[Any] = []
+            for column in CSV_COLUMNS:
+                if column == "host":
+                    row.append(host.host)
+                elif column == "status":
+                    row.append(host.status)
+                elif column == "throttle_reasons":
+                    row.append("" if gpu.throttle_reasons is None else ";".join(gpu.throttle_reasons))
+                else:
+                    value = getattr(gpu, column)
+                    row.append("" if value is None else str(value).lower() if isinstance(value, bool) else value)
+            writer.writerow(row)
+    return buffer.getvalue()
