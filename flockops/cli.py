@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .check import State as CheckExit
 from .errors import FlockopsError, InventoryError, UsageError
 
 if TYPE_CHECKING:
@@ -23,6 +22,11 @@ if TYPE_CHECKING:
     from .model import FleetReport, HostReport
     from .ollama import OllamaOptions
     from .plugins import DriverRegistry
+
+
+# `flockops check` speaks the monitoring-plugin codes (flockops.check.State); its UNKNOWN is
+# needed before that module is worth importing (usage errors), so it is spelt here once.
+CHECK_UNKNOWN = 3
 
 
 class ExitCode(enum.IntEnum):
@@ -104,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="temperature and throttle check for cron and monitoring (Nagios/Icinga, Prometheus)",
         description=CHECK_HELP, epilog=CHECK_EXIT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    check.usage_exit = CheckExit.UNKNOWN  # type: ignore[attr-defined]  # a plugin's usage error is UNKNOWN
+    check.usage_exit = CHECK_UNKNOWN  # type: ignore[attr-defined]  # a plugin's usage error is UNKNOWN
     check.add_argument("-o", "--output", choices=("nagios", "prometheus", "json"), default="nagios",
                        help="output format (default: nagios)")
     check.add_argument("--driver", action="append", metavar="NAME", help="use only this driver (repeatable)")
@@ -335,7 +339,7 @@ class _DeadlineExceeded(BaseException):
 
 def _check_thresholds(args: argparse.Namespace) -> Thresholds:
     from .capacity import parse_size
-    from .check import Thresholds
+    from .check import State, Thresholds
 
     free_bytes = free_pct = None
     if args.min_free_vram:
@@ -351,7 +355,7 @@ def _check_thresholds(args: argparse.Namespace) -> Thresholds:
             raise UsageError(f"--min-free-vram: not a size or percentage: {text!r} (try 8GiB or 10%)") from None
     return Thresholds(warn_temp_c=args.warn_temp, crit_temp_c=args.crit_temp, min_free_vram_bytes=free_bytes,
                       min_free_vram_pct=free_pct,
-                      unreachable=CheckExit.CRITICAL if args.unreachable == "critical" else CheckExit.UNKNOWN)
+                      unreachable=State.CRITICAL if args.unreachable == "critical" else State.UNKNOWN)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -365,7 +369,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     with lock as acquired:
         if not acquired:
             sys.stdout.write(f"FLOCKOPS UNKNOWN - another flockops check holds {args.lock}; this run skipped\n")
-            return CheckExit.UNKNOWN
+            return CHECK_UNKNOWN
         if args.deadline:
             # Hosts get the deadline less a second; the alarm is the backstop for everything else.
             args.timeout = max(0.5, min(args.timeout, args.deadline - 1.0))
@@ -379,7 +383,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
             return _run_check(args)
         except _DeadlineExceeded:
             sys.stdout.write(f"FLOCKOPS UNKNOWN - the check did not finish within its {args.deadline:g} s deadline\n")
-            return CheckExit.UNKNOWN
+            return CHECK_UNKNOWN
         finally:
             if args.deadline:
                 signal.setitimer(signal.ITIMER_REAL, 0)
@@ -388,7 +392,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _run_check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .check import evaluate, overall, thresholds_from_vars
+    from .check import State, evaluate, overall, thresholds_from_vars
     from .checkrun import apply_consecutive, changes, default_state_file, load_state, notify, remember, save_state
 
     base = _check_thresholds(args)
@@ -420,7 +424,7 @@ def _run_check(args: argparse.Namespace) -> int:
         prometheus = check_metrics(fleet_metrics(fleet), items).text()
         if args.textfile:
             _write_textfile(args.textfile, prometheus)
-    if args.quiet and state == CheckExit.OK:
+    if args.quiet and state == State.OK:
         return state
     if args.output == "prometheus":
         sys.stdout.write(prometheus)
@@ -541,7 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     words = [w for w in (sys.argv[1:] if argv is None else argv) if not w.startswith("-")]
     if words[:1] == ["check"]:
-        parser.usage_exit = CheckExit.UNKNOWN  # type: ignore[attr-defined]  # even for unknown options
+        parser.usage_exit = CHECK_UNKNOWN  # type: ignore[attr-defined]  # even for unknown options
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
@@ -552,10 +556,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(COMMANDS[args.command](args))
     except (UsageError, InventoryError) as exc:
         print(f"flockops: error: {exc}", file=sys.stderr)
-        return CheckExit.UNKNOWN if is_check else ExitCode.USAGE
+        return CHECK_UNKNOWN if is_check else ExitCode.USAGE
     except FlockopsError as exc:
         print(f"flockops: error: {exc}", file=sys.stderr)
-        return CheckExit.UNKNOWN if is_check else ExitCode.HOST_FAILED
+        return CHECK_UNKNOWN if is_check else ExitCode.HOST_FAILED
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
