@@ -10,10 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 from .errors import DriverFailed, DriverUnavailable
 from .model import GpuSample
+
+# typing costs the remote probe about 10 ms to import; annotations are strings here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 # Non-login SSH sessions have a short PATH; vendor tools often live here.
 EXTRA_TOOL_DIRS = ("/usr/bin", "/usr/local/bin", "/opt/rocm/bin", "/usr/lib/wsl/lib")

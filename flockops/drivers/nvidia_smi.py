@@ -16,12 +16,16 @@ import csv
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
 
 from ..driver import Context, Driver
 from ..errors import DriverFailed, DriverUnavailable, ParseError
 from ..model import GpuProcess, GpuSample, decode_throttle_reasons
 from ..parse import field_text, hex_mask, integer, mib_to_bytes, number, pci_bus_key
+
+# typing costs the remote probe about 10 ms to import; annotations are strings here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # Fields every driver of the last decade knows.
 BASE_FIELDS = (

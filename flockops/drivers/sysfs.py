@@ -44,13 +44,17 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from ..driver import Context, Driver
 from ..errors import DriverUnavailable
 from ..model import GpuSample, TemperatureReading
 from ..parse import pci_bus_key
 from ..pci import PciDevice, drm_cards
+
+# typing costs the remote probe about 10 ms to import; annotations are strings here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 SOURCE = "sysfs"
 _TEMP_INPUT = re.compile(r"^temp(\d+)_input$")
