@@ -50,7 +50,17 @@ def __getattr__(name: str) -> Any:
     # Lazy, so that the drivers (which import this package) never pull in pluggy:
     # they also run inside the remote probe, where only the standard library is sure.
     if name == "hookimpl":
-        from .hookspecs import hookimpl
+        try:
+            from .hookspecs import hookimpl
+        except ImportError:
+            # Inside the remote probe there is no pluggy, and a shipped third-party driver
+            # module still decorates its hook: mark it the way pluggy's marker does, unused.
+            def hookimpl(function: Any = None, **options: Any) -> Any:
+                def mark(f: Any) -> Any:
+                    f.flockops_impl = options
+                    return f
+
+                return mark if function is None else mark(function)
 
         return hookimpl
     if name in _API:

@@ -98,11 +98,36 @@ main(sys.argv[1:])
 _SHELL_TOOLS = ("nvidia-smi",)
 
 
-@lru_cache(maxsize=1)
-def probe_zip() -> bytes:
-    """The zip sent to every target (built once per run)."""
+def shippable_sources(module_name: str) -> dict[str, Path] | None:
+    """The files of a third-party driver's top-level package or module, as zip paths, when it is
+    pure Python; None when it is not (a compiled extension, a namespace package, unknown origin)."""
+    top = module_name.split(".")[0]
+    spec = importlib.util.find_spec(top)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    origin = Path(spec.origin)
+    if not spec.submodule_search_locations:
+        return {f"{top}.py": origin}
+    root = origin.parent
+    files: dict[str, Path] = {}
+    for path in root.rglob("*"):
+        if "__pycache__" in path.parts or path.is_dir():
+            continue
+        if path.suffix in (".so", ".pyd", ".dylib"):
+            return None  # compiled: it cannot travel
+        if path.suffix == ".py":
+            files[f"{top}/{path.relative_to(root)}"] = path
+    return files
+
+
+@lru_cache(maxsize=8)
+def probe_zip(extra_modules: tuple[str, ...] = ()) -> bytes:
+    """The zip sent to every target (built once per run): flockops's collection code, pynvml,
+    and the pure-Python third-party driver modules named in ``extra_modules``."""
     package = Path(__file__).resolve().parent
     sources = {f"flockops/{relative}": package / relative for relative in probe_modules()}
+    for module_name in extra_modules:
+        sources.update(shippable_sources(module_name) or {})
     spec = importlib.util.find_spec("pynvml")
     if spec is not None and spec.origin:
         sources["pynvml.py"] = Path(spec.origin)
@@ -151,11 +176,16 @@ def shell_branch(queries: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def remote_command(python: str | None, selected: Sequence[str] | None, queries: Sequence[Sequence[str]]) -> str:
-    """The one command run on a target: the Python probe if it can run, else the shell branch."""
+def remote_command(python: str | None, selected: Sequence[str] | None, queries: Sequence[Sequence[str]],
+                   extra_drivers: Sequence[str] = ()) -> str:
+    """The one command run on a target: the Python probe if it can run, else the shell branch.
+
+    ``extra_drivers`` are "module:Class" of shipped third-party drivers.
+    """
     py = shlex.quote(python or "python3")
     bootstrap = BOOTSTRAP % (MIN_PYTHON, TOO_OLD, JSON_MARKER)
-    args = " ".join(shlex.quote(name) for name in selected or ())
+    words = [*(f"--driver={name}" for name in selected or ()), *(f"--extra={t}" for t in extra_drivers)]
+    args = " ".join(shlex.quote(word) for word in words)
     # One Python start: the bootstrap itself exits TOO_OLD on an old Python; 126/127 mean
     # no interpreter there. Either way the shell branch runs instead (it needs no stdin).
     return (

@@ -1,7 +1,8 @@
-"""The target side of the remote probe: run every built-in driver here and print one JSON report.
+"""The target side of the remote probe: run every driver here and print one JSON report.
 
 Runs from an in-memory zip under the target's python3 (see ``flockops.probe``).
-Standard library, the drivers and ``pynvml`` only.
+Standard library, the drivers (built-in, and pure-Python third-party ones shipped from the
+controller) and ``pynvml`` only.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import importlib
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from .collect import collect_host
 from .driver import Context, Driver
 from .drivers import BUILTIN_DRIVERS
-from .model import host_to_dict
+from .model import DriverAttempt, host_to_dict
 
 
 def builtin_drivers() -> list[Driver]:
@@ -25,6 +27,24 @@ def builtin_drivers() -> list[Driver]:
     return drivers
 
 
-def main(selected: Sequence[str]) -> None:
-    report = collect_host(builtin_drivers(), Context.local(), host="", selected=list(selected) or None)
+def extra_drivers(targets: Sequence[str]) -> tuple[list[Driver], list[DriverAttempt]]:
+    """Third-party drivers shipped from the controller ("module:Class"); one that cannot be
+    loaded here is a failed attempt, never the end of the probe."""
+    drivers: list[Driver] = []
+    failed: list[DriverAttempt] = []
+    for target in targets:
+        module_name, _, class_name = target.partition(":")
+        try:
+            drivers.append(getattr(importlib.import_module(module_name), class_name)())
+        except Exception as exc:
+            failed.append(DriverAttempt(target, "unknown", "failed",
+                                        f"could not load on the target: {type(exc).__name__}: {exc}"))
+    return drivers, failed
+
+
+def main(argv: Sequence[str]) -> None:
+    selected = [a.split("=", 1)[1] for a in argv if a.startswith("--driver=")]
+    extras, failed = extra_drivers([a.split("=", 1)[1] for a in argv if a.startswith("--extra=")])
+    report = collect_host([*builtin_drivers(), *extras], Context.local(), host="", selected=selected or None)
+    report = replace(report, drivers=report.drivers + tuple(failed))
     sys.stdout.write(json.dumps(host_to_dict(report)) + "\n")
