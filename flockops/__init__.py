@@ -52,17 +52,19 @@ def __getattr__(name: str) -> Any:
     if name == "hookimpl":
         try:
             from .hookspecs import hookimpl
+
+            return hookimpl
         except ImportError:
             # Inside the remote probe there is no pluggy, and a shipped third-party driver
             # module still decorates its hook: mark it the way pluggy's marker does, unused.
-            def hookimpl(function: Any = None, **options: Any) -> Any:
+            def marker(function: Any = None, **options: Any) -> Any:
                 def mark(f: Any) -> Any:
                     f.flockops_impl = options
                     return f
 
                 return mark if function is None else mark(function)
 
-        return hookimpl
+            return marker
     if name in _API:
         import importlib
 

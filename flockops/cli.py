@@ -17,7 +17,9 @@ from .errors import FlockopsError, InventoryError, UsageError
 
 if TYPE_CHECKING:
     from .check import Thresholds
+    from .connection import ConnectionPool
     from .driver import Driver
+    from .history import History
     from .inventory import Inventory
     from .model import FleetReport, HostReport
     from .ollama import OllamaOptions
@@ -103,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     _fleet_arguments(report)
     _ollama_arguments(report, infer=True)
     report.add_argument("--summary", action="store_true", help="one line per host instead of a section per host")
+    _record_arguments(report)  # issue 7
 
     check = sub.add_parser(
         "check", help="temperature and throttle check for cron and monitoring (Nagios/Icinga, Prometheus)",
@@ -152,6 +155,8 @@ def _parser() -> argparse.ArgumentParser:
     _fleet_arguments(fit)
     _ollama_arguments(fit, infer=False)
 
+    _watch_history_parsers(sub)  # issue 7
+
     inventory = sub.add_parser("inventory", help="show an inventory as flockops reads it (like ansible-inventory)",
                                epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     inventory.add_argument("-i", "--inventory", required=True, metavar="FILE", help="Ansible inventory (YAML or INI)")
@@ -184,14 +189,14 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
     return parse
 
 
-def _fleet_arguments(parser: argparse.ArgumentParser) -> None:
+def _fleet_arguments(parser: argparse.ArgumentParser, default_timeout: float = 30.0) -> None:
     group = parser.add_argument_group("fleet (over SSH; without -i: this machine)")
     group.add_argument("-i", "--inventory", metavar="FILE", help="Ansible inventory (YAML or INI)")
     group.add_argument("-l", "--limit", metavar="PATTERN",
                        help="hosts to ask: a,b or a:b union, a:&b intersection, a:!b exclusion, globs, ~regex")
     group.add_argument("-f", "--forks", type=_positive(int), default=10, help="hosts probed at once (default 10)")
-    group.add_argument("--timeout", type=_positive(float), default=30.0, metavar="SECONDS",
-                       help="deadline per host, connection and probe together (default 30)")
+    group.add_argument("--timeout", type=_positive(float), default=default_timeout, metavar="SECONDS",
+                       help=f"deadline per host, connection and probe together (default {default_timeout:g})")
     group.add_argument("--known-hosts", action="append", default=[], metavar="FILE",
                        help="extra known_hosts file (repeatable); ~/.ssh/known_hosts and "
                        "/etc/ssh/ssh_known_hosts are always read")
@@ -257,6 +262,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         unknown = sorted(set(args.driver) - known)
         if unknown:
             raise UsageError(f"unknown driver {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    history = _open_history(args)  # issue 7: --record; a bad --db fails before any host is asked
     fleet = _collect_fleet(args, registry.drivers)
     if args.output == "json":
         from .render import to_json
@@ -278,6 +284,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         from .prometheus import fleet_metrics
 
         _write_textfile(args.textfile, fleet_metrics(fleet).text())
+    if history is not None:
+        with history:
+            history.record(fleet, retention_s=args.retention_s)
     statuses = {h.status for h in fleet.hosts}
     if "failed" in statuses:
         return ExitCode.HOST_FAILED
@@ -307,7 +316,7 @@ def _write_textfile(directory: str, text: str) -> None:
 
 
 def _collect_fleet(args: argparse.Namespace, drivers: Sequence[Driver],
-                   inventory: Inventory | None = None) -> FleetReport:
+                   inventory: Inventory | None = None, pool: ConnectionPool | None = None) -> FleetReport:
     """This machine (no -i) or the inventory's hosts, with Ollama asked beside them (flockops.api.gather)."""
     from .api import gather
 
@@ -325,7 +334,7 @@ def _collect_fleet(args: argparse.Namespace, drivers: Sequence[Driver],
     hosts = inventory.select(args.limit)
     if not hosts:
         raise UsageError(f"no host in {args.inventory} matches {args.limit or 'all'}")
-    options = FleetOptions(forks=int(args.forks), timeout_s=float(args.timeout), selected_drivers=selected,
+    options = FleetOptions(forks=int(args.forks), timeout_s=float(args.timeout), selected_drivers=selected, pool=pool,
                            ssh=SshOptions(connect_timeout_s=min(10.0, float(args.timeout)),
                                           known_hosts_files=tuple(Path(p) for p in args.known_hosts), warn=_warn))
     return gather([target_for(h) for h in hosts], drivers, fleet_options=options, ollama_urls=args.ollama,
@@ -537,8 +546,178 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+# --------------------------------------------------------------------------------------------------
+# watch, --record and history (issue 7). history, sqlite3 and matplotlib load only when asked for.
+
+WATCH_HELP = """Shows the report table, refreshed every -n seconds, drawn in place on a terminal (one table
+per refresh, a blank line between, when stdout is not a terminal). Each host shows the age of its
+data; a host that stops answering keeps its last good data, marked STALE with its age. SSH
+connections stay open between refreshes; a dropped one is opened again. Ctrl-C ends it (exit 0)."""
+
+WATCH_EXIT_HELP = """exit codes:
+  0  ended by Ctrl-C or after --count refreshes (hosts that failed are shown, not an exit code)
+  1  usage or inventory error
+"""
+
+HISTORY_HELP = """Per GPU over a period, from the database that `report --record` and `watch --record` fill:
+min / mean / max VRAM used and temperature, the time above the warning temperature (the one
+`flockops check` warns at: the card's slowdown limit - 7 °C, or 80 °C when the card does not say),
+and the time its host's Ollama had a model spilled to CPU. A sample's state holds until the next
+sample, at most 15 minutes."""
+
+
+def _record_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("history (--record)")
+    group.add_argument("--record", action="store_true",
+                       help="append every GPU sample and Ollama placement to the history database")
+    group.add_argument("--db", metavar="PATH",
+                       help="history database (default: $XDG_DATA_HOME/flockops/history.sqlite)")
+    group.add_argument("--retention", default="30d", metavar="DURATION",
+                       help="with --record: delete rows older than this, e.g. 30d, 12h (default 30d)")
+
+
+def _watch_history_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
+    watch = sub.add_parser("watch", help="the report table, refreshed in place; hosts that stop answering go STALE",
+                           description=WATCH_HELP, epilog=WATCH_EXIT_HELP,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    watch.add_argument("-n", "--interval", type=_positive(float), default=2.0, metavar="SECONDS",
+                       help="seconds from one refresh's start to the next (default 2)")
+    watch.add_argument("--count", type=_positive(int), metavar="N", help="stop after N refreshes (default: Ctrl-C)")
+    watch.add_argument("--summary", action="store_true", help="one line per host instead of a section per host")
+    watch.add_argument("--driver", action="append", metavar="NAME", help="use only this driver (repeatable)")
+    watch.add_argument("-v", "--verbose", action="store_true", help="list every driver attempt")
+    watch.add_argument("--timing", action="store_true",
+                       help="after each refresh print its wall time, CPU time and SSH connections opened to stderr")
+    _fleet_arguments(watch, default_timeout=10.0)
+    _ollama_arguments(watch, infer=False)
+    _record_arguments(watch)
+
+    history = sub.add_parser("history", help="per-GPU VRAM and temperature over time, from recorded samples",
+                             description=HISTORY_HELP, epilog=EXIT_CODES_HELP,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    history.add_argument("-l", "--limit", metavar="PATTERN", help="only hosts matching PATTERN (globs, ~regex, a:!b)")
+    history.add_argument("--since", default="24h", metavar="DURATION|DATE",
+                         help="from this long ago (24h, 7d) or this local date and time (default 24h)")
+    history.add_argument("--db", metavar="PATH",
+                         help="history database (default: $XDG_DATA_HOME/flockops/history.sqlite)")
+    history.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    history.add_argument("--plot", metavar="FILE", help="draw VRAM and temperature over time, one row per GPU, to "
+                         "FILE.png or FILE.svg (needs matplotlib: pip install 'flockops[plot]')")
+    history.add_argument("--html", metavar="FILE", help="one self-contained HTML page with the table and the charts")
+
+
+def _open_history(args: argparse.Namespace) -> History | None:
+    """The database for --record, opened (and created) before anything is collected; None without it."""
+    if not args.record:
+        return None
+    from pathlib import Path
+
+    from .history import History, default_db_path, parse_duration
+
+    try:
+        args.retention_s = parse_duration(args.retention)
+    except ValueError as exc:
+        raise UsageError(f"--retention: {exc}") from None
+    return History(Path(args.db) if args.db else default_db_path())
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    from .render import watch_table
+    from .watch import Screen, Tick, header, run
+
+    registry = _registry()
+    unknown = sorted(set(args.driver or ()) - {d.name for d in registry.drivers})
+    if unknown:
+        raise UsageError(f"unknown driver {', '.join(unknown)}; see `flockops drivers`")
+    history = _open_history(args)
+    inventory = _load_inventory(args) if args.inventory else None
+    pool = None
+    if inventory is not None:
+        from .connection import ConnectionPool
+
+        pool = ConnectionPool()
+    tty = sys.stdout.isatty()
+    screen = Screen(sys.stdout, tty)
+
+    def show(tick: Tick) -> None:
+        screen.show(header(tick, args.interval, args.count, tty) + "\n\n"
+                    + watch_table(tick.views, summary=args.summary, verbose=args.verbose))
+
+    def record(fleet: FleetReport) -> None:
+        assert history is not None
+        try:
+            history.record(fleet, retention_s=args.retention_s)
+        except UsageError as exc:  # a locked or full disk must not end the watch: say so, go on
+            _warn(str(exc))
+
+    def timing(tick: Tick) -> None:
+        print(f"flockops watch: refresh {tick.number}: {tick.wall_s:.3f} s wall, {tick.cpu_s:.3f} s cpu, "
+              f"{len(tick.views)} hosts ({tick.stale} stale), {tick.opened} connections opened",
+              file=sys.stderr, flush=True)
+
+    try:
+        run(lambda: _collect_fleet(args, registry.drivers, inventory, pool), show, interval_s=args.interval,
+            count=args.count, record=record if history is not None else None,
+            timing=timing if args.timing else None, opened=(lambda: pool.opened) if pool is not None else lambda: 0)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a watch ends
+    finally:
+        screen.close()
+        if pool is not None:
+            pool.close()
+        if history is not None:
+            history.close()
+    return ExitCode.OK
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from .history import History, default_db_path, parse_since, select_hosts, summarize, summary_to_dict
+
+    now = time.time()
+    try:
+        since = parse_since(args.since, now)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.plot or args.html:
+        from .plot import check_plot_path, require_matplotlib
+
+        require_matplotlib()
+        if args.plot:
+            check_plot_path(Path(args.plot))
+    path = Path(args.db) if args.db else default_db_path()
+    with History(path, create=False) as history:
+        hosts = select_hosts(history, args.limit)
+        if hosts == []:
+            raise UsageError(f"no recorded host matches {args.limit!r} (recorded: {', '.join(history.hosts())})")
+        summaries = summarize(history, since, now, hosts)
+        if args.plot or args.html:
+            from .plot import write_html, write_plot
+
+            series = history.gpu_series(since, now, hosts)
+            spills = history.spill_polls(since, now, hosts)
+            warnings = write_plot(Path(args.plot), series, since, now, spills) if args.plot else []
+            if args.html:
+                warnings += write_html(Path(args.html), series, summaries, since, now, spills)
+            for message in dict.fromkeys(warnings):
+                _warn(message)
+    if args.output == "json":
+        import json
+
+        sys.stdout.write(json.dumps(summary_to_dict(summaries, path, since, now), indent=2) + "\n")
+    else:
+        from .render import history_heading, history_table
+
+        sys.stdout.write(history_heading(summaries, path, since, now) + "\n")
+        if summaries:
+            sys.stdout.write(history_table(summaries))
+    return ExitCode.OK
+
+
 COMMANDS = {"report": _cmd_report, "check": _cmd_check, "fit": _cmd_fit, "inventory": _cmd_inventory,
-            "drivers": _cmd_drivers, "plugins": _cmd_plugins}
+            "drivers": _cmd_drivers, "plugins": _cmd_plugins, "watch": _cmd_watch, "history": _cmd_history}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -265,6 +265,13 @@ class SshConnection:
             if not chan.status_event.wait(max(0.0, deadline - time.monotonic())):
                 raise TimeoutError()
             status = chan.recv_exit_status()
+            if status == -1:
+                # No exit status: the command died of a signal, or the connection itself went (sshd
+                # killed), which paramiko reports as an ended channel a moment before its transport
+                # says it is down; give it that moment (watch, issue 7).
+                transport.join(0.2)
+                if not transport.is_active():
+                    raise EOFError("the connection closed before the command ended")
         except TimeoutError:
             raise ConnectionFailure("timeout", f"{label}: the probe did not finish before the deadline") from None
         except Exception as exc:  # paramiko raises SSHException, EOFError, OSError here
@@ -277,6 +284,17 @@ class SshConnection:
             client.close()
         self._clients.clear()
 
+    # --- watch (issue 7): kept open between refreshes ---
+    def is_open(self) -> bool:
+        """The SSH transport (and a jump host's under it) is still up: worth another exec."""
+        if not self._clients:
+            return False
+        for client in self._clients:
+            transport = client.get_transport()
+            if transport is None or not transport.is_active():
+                return False
+        return True
+
 
 def _drain(read: Callable[[int], bytes], deadline: float, chan: Any) -> bytes:
     data = bytearray()
@@ -288,3 +306,53 @@ def _drain(read: Callable[[int], bytes], deadline: float, chan: Any) -> bytes:
         data += chunk
         if time.monotonic() > deadline:
             raise TimeoutError()
+
+
+# --------------------------------------------------------------------------------------------------
+# watch (issue 7): SSH connections kept open between refreshes. Reconnecting costs about 100 ms of
+# handshake per host; a kept transport only opens a new channel for each exec.
+
+
+class ConnectionPool:
+    """Open :class:`SshConnection` objects by key (the inventory host name), reused across runs.
+
+    A connection is taken out while one probe uses it and given back after, so two probes never
+    share one (a probe that overran its deadline may still hold its connection when the next
+    refresh starts: that refresh opens another). Thread-safe; :meth:`close` closes them all, and any
+    given back later.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self._idle: dict[str, SshConnection] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self.opened = 0  # connections opened through this pool, for tests and --timing
+
+    def take(self, key: str) -> SshConnection | None:
+        """The idle open connection for ``key``, or None; a dropped one is closed and forgotten."""
+        with self._lock:
+            connection = self._idle.pop(key, None)
+        if connection is not None and not connection.is_open():
+            connection.close()
+            return None
+        return connection
+
+    def give(self, key: str, connection: SshConnection) -> None:
+        with self._lock:
+            if not self._closed and key not in self._idle:
+                self._idle[key] = connection
+                return
+        connection.close()
+
+    def count_open(self) -> None:
+        with self._lock:
+            self.opened += 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = list(self._idle.values()), {}
+        for connection in idle:
+            connection.close()

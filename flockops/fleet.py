@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from .collect import collect_host
-from .connection import SshConnection, SshOptions, quiet_paramiko, resolve
-from .driver import Context, Driver
+from .connection import ConnectionPool, Endpoint, SshConnection, SshOptions, quiet_paramiko, resolve
+from .driver import CommandResult, Context, Driver
 from .errors import ConnectionFailure, ParseError
 from .model import DriverAttempt, FleetReport, HostError, HostReport
 from .probe import JSON_MARKER, SHELL_MARKER, parse_python_output, parse_shell_output, probe_zip, remote_command
@@ -37,6 +37,8 @@ class FleetOptions:
     selected_drivers: tuple[str, ...] | None = None
     ssh: SshOptions = field(default_factory=SshOptions)
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    # --- watch (issue 7): connections kept open between runs; None opens and closes one per host. ---
+    pool: ConnectionPool | None = None
 
 
 def host_key_checking(target: Target, options: FleetOptions) -> bool:
@@ -54,11 +56,43 @@ def _failed(target: Target, kind: str, message: str, source: str = "ssh") -> Hos
                       collected_at=time.time())
 
 
+@dataclass(frozen=True)
+class Shipment:
+    """Third-party drivers and how they reach the targets."""
+
+    modules: tuple[str, ...] = ()  # top-level modules packed into the probe zip
+    targets: tuple[str, ...] = ()  # "module:Class" the probe instantiates there
+    local_only: tuple[Driver, ...] = ()  # not pure Python: they ran on the controller only
+
+
+def shipment(local_drivers: Sequence[Driver]) -> Shipment:
+    """Pure-Python third-party drivers travel with the probe; the others are reported as local-only."""
+    from .drivers import BUILTIN_DRIVERS
+    from .probe import shippable_sources
+
+    modules: list[str] = []
+    targets: list[str] = []
+    local_only: list[Driver] = []
+    for driver in local_drivers:
+        if driver.name in BUILTIN_DRIVERS:
+            continue
+        module = type(driver).__module__
+        if shippable_sources(module) is None:
+            local_only.append(driver)
+            continue
+        modules.append(module.split(".")[0])
+        targets.append(f"{module}:{type(driver).__qualname__}")
+    return Shipment(tuple(dict.fromkeys(modules)), tuple(targets), tuple(local_only))
+
+
 def interpret(output: str, stderr: str, target: Target, remote_only: Sequence[Driver]) -> HostReport:
-    """Turn the remote command's output into a host report (Python JSON or shell replay)."""
+    """Turn the remote command's output into a host report (Python JSON or shell replay).
+
+    ``remote_only``: third-party drivers that could not travel (not pure Python).
+    """
     marker, _, rest = output.partition("\n")
-    notes = tuple(DriverAttempt(d.name, d.vendor, "skipped", "runs on the controller only (not shipped)",
-                                d.priority) for d in remote_only)
+    notes = tuple(DriverAttempt(d.name, d.vendor, "skipped", "ran on the controller only: not pure Python, "
+                                "so it cannot travel with the probe", d.priority) for d in remote_only)
     if marker.strip() == JSON_MARKER:
         try:
             report = parse_python_output(rest, target.name)
@@ -85,24 +119,57 @@ def probe_host(target: Target, options: FleetOptions, local_drivers: Sequence[Dr
     if target.connection == "local":
         report = collect_host(local_drivers, Context.local(), host=target.name, selected=options.selected_drivers)
         return replace(report, address="local")
-    from .drivers import BUILTIN_DRIVERS
-
     deadline = time.monotonic() + options.timeout_s
-    remote_only = [d for d in local_drivers if d.name not in BUILTIN_DRIVERS]
+    ship = shipment(local_drivers)
+    payload = probe_zip(ship.modules)
     from .drivers.nvidia_smi import planned_queries
 
     try:
         endpoint = resolve(target, options.ssh)
-        connection = SshConnection(endpoint, options.ssh, host_key_checking(target, options))
-        try:
-            connection.open(deadline)
-            command = remote_command(target.python, options.selected_drivers, planned_queries())
-            result = connection.exec(command, probe_zip(), deadline)
-        finally:
-            connection.close()
+        command = remote_command(target.python, options.selected_drivers, planned_queries(), ship.targets)
+        if options.pool is not None:
+            result = _exec_pooled(options.pool, target, endpoint, options, command, payload, deadline)
+        else:
+            connection = SshConnection(endpoint, options.ssh, host_key_checking(target, options))
+            try:
+                connection.open(deadline)
+                result = connection.exec(command, payload, deadline)
+            finally:
+                connection.close()
     except ConnectionFailure as exc:
         return _failed(target, exc.kind, str(exc))
-    return interpret(result.stdout, result.stderr, target, remote_only)
+    return interpret(result.stdout, result.stderr, target, ship.local_only)
+
+
+def _exec_pooled(pool: ConnectionPool, target: Target, endpoint: Endpoint, options: FleetOptions, command: str,
+                 payload: bytes, deadline: float) -> CommandResult:
+    """--- watch (issue 7) --- Run the probe on the pool's open connection to ``target``, opening
+    one if there is none. A kept connection that fails is re-opened once (sshd restarted, a NAT
+    dropped it); a fresh one that fails is the host's answer."""
+    kept = pool.take(target.name)
+    if kept is not None:
+        try:
+            result = kept.exec(command, payload, deadline)
+        except ConnectionFailure:
+            kept.close()
+            if time.monotonic() >= deadline:
+                raise
+        except BaseException:
+            kept.close()
+            raise
+        else:
+            pool.give(target.name, kept)
+            return result
+    connection = SshConnection(endpoint, options.ssh, host_key_checking(target, options))
+    pool.count_open()
+    try:
+        connection.open(deadline)
+        result = connection.exec(command, payload, deadline)
+    except BaseException:
+        connection.close()
+        raise
+    pool.give(target.name, connection)
+    return result
 
 
 def run_fleet(targets: Sequence[Target], options: FleetOptions, local_drivers: Sequence[Driver],
@@ -110,7 +177,8 @@ def run_fleet(targets: Sequence[Target], options: FleetOptions, local_drivers: S
     """Probe every target with ``options.forks`` workers; results come back in inventory order."""
     quiet_paramiko()
     if any(t.connection != "local" for t in targets):
-        probe_zip()  # built once here: workers racing into an empty cache would each compile it
+        # Built once here: workers racing into an empty cache would each compile it.
+        probe_zip(shipment(local_drivers).modules)
     results: dict[int, HostReport] = {}
     started: dict[int, float] = {}
     lock = threading.Condition()

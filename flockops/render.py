@@ -13,7 +13,9 @@ from .model import FleetReport, GpuSample, HostReport, fleet_to_dict
 
 if TYPE_CHECKING:
     from .capacity import FitResult
+    from .history import GpuSummary, Stats
     from .model import InferenceVerdict, OllamaModel
+    from .watch import HostView
 
 NA = "N/A"
 MIB = 1024 * 1024
@@ -117,11 +119,12 @@ def _driver_lines(host: HostReport, only_reasons: bool) -> list[str]:
     return lines
 
 
-def host_table(host: HostReport, verbose: bool = False) -> str:
+def host_table(host: HostReport, verbose: bool = False, status: str | None = None) -> str:
+    """``status`` replaces the host's status in the title (watch, issue 7: "ok, age 1.2 s", "STALE ...")."""
     from tabulate import tabulate
 
     title = host.host if host.address in (None, host.host) else f"{host.host} ({host.address})"
-    out = [f"== {title}  [{host.status}]"]
+    out = [f"== {title}  [{status or host.status}]"]
     if host.gpus:
         rows = [row for gpu in host.gpus for row in _gpu_rows(gpu)]
         out.append(tabulate(rows, headers=GPU_HEADERS, tablefmt="simple", disable_numparse=True))
@@ -346,3 +349,94 @@ def to_csv(fleet: FleetReport) -> str:
                     row.append("" if value is None else str(value).lower() if isinstance(value, bool) else value)
             writer.writerow(row)
     return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------------------------------
+# watch (issue 7): the fleet table with each host's data age, stale hosts kept with their last data.
+
+
+def age(seconds: float | None) -> str:
+    """"0.4 s", "12 s", "3 min 05 s", "2 h 03 min"."""
+    if seconds is None:
+        return NA
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+def _watch_status(view: HostView) -> str:
+    if view.stale:
+        return f"STALE, last data {age(view.age_s)} ago"
+    return f"{view.report.status}, age {age(view.age_s)}"
+
+
+def watch_table(views: Sequence[HostView], summary: bool = False, verbose: bool = False) -> str:
+    """The watch frame's body: each host's section (or one line each with ``summary``), then totals."""
+    if summary:
+        rows = [[v.report.host, "STALE" if v.stale else v.report.status, age(v.age_s), str(len(v.report.gpus)),
+                 _used_of_total(v.report.gpus), _hottest(v.report), ollama_cell(v.report),
+                 "; ".join(f"now {e.kind}: {e.message}" for e in v.now_errors) if v.stale else _problem(v.report)]
+                for v in views]
+        headers = ["Host", "Status", "Age", "GPUs", "VRAM used / total", "Hottest", "Ollama", "Problem"]
+        if not any(v.report.ollama is not None for v in views):
+            rows, headers = [r[:6] + r[7:] for r in rows], headers[:6] + headers[7:]
+        body = simple_table(rows, headers)
+    else:
+        sections = []
+        for view in views:
+            text = host_table(view.report, verbose, status=_watch_status(view))
+            if view.stale:
+                text += "".join(f"\n! now {e.kind} ({e.source}): {e.message}" for e in view.now_errors)
+            sections.append(text)
+        body = "\n\n".join(sections) + "\n"
+    if len(views) > 1 or summary:
+        gpus = [g for v in views for g in v.report.gpus]
+        stale = sum(v.stale for v in views)
+        body += (f"\nFleet: {len(views)} hosts ({len(views) - stale} fresh, {stale} stale) | GPUs: {len(gpus)} | "
+                 f"VRAM used / total: {_used_of_total(gpus)}\n")
+    return body
+
+
+def duration(seconds: float | None) -> str:
+    """A length of time: "0 s", "45 s", "3 min 05 s", "2 h 03 min"."""
+    if seconds is None:
+        return NA
+    return "0 s" if seconds < 0.5 else age(seconds) if seconds >= 10 else f"{seconds:.0f} s"
+
+
+def _triple(stats: Stats | None, scale: float, unit: str, digits: int) -> str:
+    if stats is None:
+        return NA
+    parts = (stats.minimum, stats.mean, stats.maximum)
+    return " / ".join(f"{v / scale:.{digits}f}" for v in parts) + unit
+
+
+def history_table(summaries: Sequence[GpuSummary]) -> str:
+    """``flockops history``: one line per GPU over the period."""
+    rows = []
+    for s in summaries:
+        warn = NA if s.warn_temperature_c is None else f"{s.warn_temperature_c:g} °C ({s.warn_origin})"
+        rows.append([s.host, NA if s.gpu_index < 0 else str(s.gpu_index), s.name or NA, str(s.samples),
+                     _triple(s.memory_used_bytes, GIB, " GiB", 1), gib(s.memory_total_bytes),
+                     _triple(s.temperature_c, 1.0, " °C", 0), warn, duration(s.above_warn_s),
+                     duration(s.ollama_spilled_s)])
+    return simple_table(rows, ["Host", "GPU", "Name", "Samples", "VRAM used min / mean / max", "VRAM total",
+                               "Temp min / mean / max", "Warning at", "Above warning", "Model spilled"])
+
+
+def history_heading(summaries: Sequence[GpuSummary], db: object, since: float, until: float) -> str:
+    from datetime import datetime
+
+    def local(ts: float) -> str:
+        return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+    gpus = [s for s in summaries if s.gpu_index >= 0]
+    hosts = len({s.host for s in gpus})
+    found = (f"{len(gpus)} GPU{'s' * (len(gpus) != 1)} on {hosts} host{'s' * (hosts != 1)}" if summaries
+             else "no samples (record some with `flockops report --record`)")
+    return f"History in {db}, {local(since)} to {local(until)} ({duration(until - since)}): {found}"

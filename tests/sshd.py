@@ -6,9 +6,11 @@ stopped by its own pid. Readiness is sshd's own "Server listening" line, not a s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -52,6 +54,33 @@ class Sshd:
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+
+    # --- watch (issue 7): a host going away, and a connection dropping ---
+    def session_pids(self) -> list[int]:
+        """The per-connection sshd processes: the listener's children (they outlive its stop)."""
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rpartition(")")[2].split()
+            except OSError:
+                continue  # gone already
+            if int(fields[1]) == self.process.pid:
+                found.append(int(stat.parent.name))
+        return found
+
+    def kill_sessions(self) -> None:
+        """Drop every open SSH connection; the listener goes on accepting new ones."""
+        for pid in self.session_pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    def stop_host(self) -> None:
+        """The host goes away: open connections drop, and new ones are refused."""
+        pids = self.session_pids()
+        self.stop()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
 
 
 def start_sshd(root: Path, set_env: Mapping[str, str] | None = None, port: int | None = None) -> Sshd:

@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
-
 from conftest import DATA, FAKES
+from prometheus_client.parser import text_string_to_metric_families
 
 GIB = 1 << 30
 

@@ -249,3 +249,28 @@ def test_local_connection_and_limit(tmp_path, sshd, fleet_env, flockops) -> None
     assert list(hosts) == ["me"] and hosts["me"]["status"] == "ok" and run.returncode == 0
     bad = flockops("report", "-i", str(inventory), "-l", "nomatch*", env=fleet_env)
     assert bad.returncode == 1 and "no host" in bad.stderr
+
+
+def test_pure_python_third_party_drivers_travel_with_the_probe(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    from test_plugins import DRIVER_SOURCE, make_distribution
+
+    site = tmp_path / "site"
+    site.mkdir()
+    make_distribution(site, "acme_flockops", DRIVER_SOURCE)
+    # A second plugin that is not pure Python (it carries a compiled extension) stays home.
+    (site / "native_flockops").mkdir()
+    (site / "native_flockops" / "__init__.py").write_text(DRIVER_SOURCE.replace('"acme"', '"native"'))
+    (site / "native_flockops" / "_speedups.so").write_bytes(b"\x7fELF")
+    info = site / "native_flockops_dist-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: native-flockops-dist\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[flockops]\nnative = native_flockops\n")
+    inventory = write_inventory(tmp_path / "inv.yml", {
+        "gpu": host(sshd, ansible_python_interpreter=world.python("plug", [h100()]))})
+    _, hosts = run_fleet(flockops, inventory, {**fleet_env, "PYTHONPATH": str(site)})
+    gpu_host = hosts["gpu"]
+    assert gpu_host["status"] == "ok", gpu_host
+    assert sorted((g["source"], g["name"]) for g in gpu_host["gpus"]) == [
+        ("acme", "ACME Rocket 1"), ("nvml", "NVIDIA H100 80GB HBM3")]
+    native = next(d for d in gpu_host["drivers"] if d["name"] == "native")
+    assert native["outcome"] == "skipped" and "not pure Python" in native["reason"]

@@ -51,4 +51,4 @@ def test_inventory_text_is_quoted_into_the_remote_command() -> None:
     evil = "/usr/bin/python3; touch /tmp/pwned"
     command = remote_command(evil, ["nvml; rm -rf /"], planned_queries())
     assert "'/usr/bin/python3; touch /tmp/pwned'" in command
-    assert "'nvml; rm -rf /'" in command
+    assert "'--driver=nvml; rm -rf /'" in command

@@ -1,0 +1,429 @@
+"""Recorded history: every GPU sample and Ollama placement in an embedded SQLite database.
+
+``flockops report --record`` (from cron) and ``flockops watch --record`` append to the same file at
+once, so the database runs in WAL mode (readers never block the writer), waits for the lock
+(``busy_timeout``) instead of failing with "database is locked", and writes each run in one short
+``BEGIN IMMEDIATE`` transaction. Old rows are pruned in that same transaction (``--retention``).
+
+Durations over time ("time above the warning temperature", "time with a model spilled") are
+counted from sample intervals: a sample's state holds until the next sample of the same GPU (or
+host), but never longer than :data:`MAX_GAP_S`, so a recorder that stopped for a night does not
+count the night. The last sample of a series counts nothing: what came after it is unknown.
+
+Timestamps are Unix seconds (UTC). Every function that needs the time takes ``now``.
+Standard library only; imported by the CLI only when ``--record`` or ``history`` asks for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sqlite3
+import statistics
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .model import FleetReport, GpuSample, spilled
+
+SCHEMA_VERSION = 1
+DEFAULT_RETENTION_S = 30 * 86400.0
+DEFAULT_SINCE_S = 86400.0
+# The longest a sample is taken to hold (cron every 15 minutes still counts in full).
+MAX_GAP_S = 900.0
+BUSY_TIMEOUT_S = 30.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS host_polls (
+    ts REAL NOT NULL,
+    host TEXT NOT NULL,
+    status TEXT NOT NULL,
+    ollama_status TEXT
+);
+CREATE INDEX IF NOT EXISTS host_polls_host_ts ON host_polls (host, ts);
+CREATE INDEX IF NOT EXISTS host_polls_ts ON host_polls (ts);
+CREATE TABLE IF NOT EXISTS gpu_samples (
+    ts REAL NOT NULL,
+    host TEXT NOT NULL,
+    gpu_index INTEGER NOT NULL,
+    uuid TEXT,
+    name TEXT,
+    vendor TEXT NOT NULL,
+    source TEXT NOT NULL,
+    memory_used_bytes INTEGER,
+    memory_total_bytes INTEGER,
+    temperature_c REAL,
+    temperature_slowdown_c REAL,
+    utilization_pct INTEGER,
+    power_w REAL,
+    throttle_reasons TEXT,
+    lost INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS gpu_samples_host_ts ON gpu_samples (host, gpu_index, ts);
+CREATE INDEX IF NOT EXISTS gpu_samples_ts ON gpu_samples (ts);
+CREATE TABLE IF NOT EXISTS ollama_models (
+    ts REAL NOT NULL,
+    host TEXT NOT NULL,
+    model TEXT NOT NULL,
+    size_bytes INTEGER,
+    vram_bytes INTEGER NOT NULL,
+    placement TEXT NOT NULL,
+    spilled INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ollama_models_host_ts ON ollama_models (host, ts);
+CREATE INDEX IF NOT EXISTS ollama_models_ts ON ollama_models (ts);
+"""
+TABLES = ("host_polls", "gpu_samples", "ollama_models")
+
+
+def default_db_path(env: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_DATA_HOME/flockops/history.sqlite`` (``~/.local/share`` when unset)."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_DATA_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "flockops" / "history.sqlite"
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(s|min|m|h|d|w)?\s*$", re.I)
+
+
+def parse_duration(text: str) -> float:
+    """"30d", "24h", "90m", "45s", "2w" or a number of seconds; ValueError otherwise."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (try 30d, 24h, 90m)")
+    value = float(match.group(1)) * _UNITS[(match.group(2) or "s").lower()]
+    if value <= 0:
+        raise ValueError(f"a duration must be more than 0: {text!r}")
+    return value
+
+
+def parse_since(text: str, now: float) -> float:
+    """``--since``: a duration back from ``now`` ("24h") or a date and time ("2025-06-01T08:00")."""
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        pass
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text.strip()).timestamp()
+    except ValueError:
+        raise ValueError(f"--since: not a duration or date: {text!r} (try 24h, 7d or 2025-06-01T08:00)") from None
+
+
+class History:
+    """One open history database. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, path: Path | str, *, create: bool = True, timeout_s: float = BUSY_TIMEOUT_S) -> None:
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise UsageError(f"no history at {self.path} (record some with `flockops report --record`)")
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # isolation_level=None: no implicit transactions; ours are explicit and short.
+            self.db = sqlite3.connect(str(self.path), timeout=timeout_s, isolation_level=None,
+                                      check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise UsageError(f"cannot open the history database {self.path}: {exc}") from None
+        self.timeout_s = timeout_s
+        try:
+            self._setup()
+        except sqlite3.Error as exc:
+            self.db.close()
+            raise UsageError(f"cannot use the history database {self.path}: {exc}") from None
+
+    def _setup(self) -> None:
+        self.db.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
+        # Switching to WAL takes an exclusive lock for a moment; another process creating the
+        # same file at once can make it fail before the busy handler is asked: retry.
+        self._retry(lambda: self.db.execute("PRAGMA journal_mode = WAL").fetchone())
+        self.db.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode, and fast
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(f"written by a newer flockops (schema {version}, this one knows "
+                                        f"{SCHEMA_VERSION})")
+        if version < SCHEMA_VERSION:
+            with self._transaction():
+                # One statement at a time: executescript() would COMMIT our transaction first.
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _retry(self, action: Any) -> Any:
+        deadline = time.monotonic() + self.timeout_s
+        delay = 0.01
+        while True:
+            try:
+                return action()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock at once, waiting on busy_timeout; a deferred transaction
+        # that upgrades later can fail straight away with SQLITE_BUSY instead.
+        self._retry(lambda: self.db.execute("BEGIN IMMEDIATE"))
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def record(self, fleet: FleetReport, *, now: float | None = None,
+               retention_s: float | None = DEFAULT_RETENTION_S) -> int:
+        """Append every host's poll, GPU samples and Ollama models; prune rows older than the
+        retention. Returns the number of GPU samples written."""
+        now = time.time() if now is None else now
+        polls: list[tuple[Any, ...]] = []
+        gpus: list[tuple[Any, ...]] = []
+        models: list[tuple[Any, ...]] = []
+        for host in fleet.hosts:
+            ts = host.collected_at if host.collected_at is not None else now
+            ollama = host.ollama
+            polls.append((ts, host.host, host.status, None if ollama is None else ollama.status))
+            gpus.extend(_gpu_row(ts, host.host, g) for g in host.gpus)
+            if ollama is not None and ollama.status == "ok":
+                models.extend((ts, host.host, m.name, m.size_bytes, m.vram_bytes, m.placement,
+                               int(spilled(host, m))) for m in ollama.models)
+        try:
+            with self._transaction() as db:
+                db.executemany("INSERT INTO host_polls VALUES (?, ?, ?, ?)", polls)
+                db.executemany(f"INSERT INTO gpu_samples VALUES ({', '.join('?' * 15)})", gpus)
+                db.executemany("INSERT INTO ollama_models VALUES (?, ?, ?, ?, ?, ?, ?)", models)
+                if retention_s is not None:
+                    for table in TABLES:
+                        db.execute(f"DELETE FROM {table} WHERE ts < ?", (now - retention_s,))
+        except sqlite3.Error as exc:
+            raise UsageError(f"cannot record to {self.path}: {exc}") from None
+        return len(gpus)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def hosts(self) -> list[str]:
+        """Every host name recorded, in the order first seen."""
+        rows = self.db.execute("SELECT host, MIN(ts) AS first FROM host_polls GROUP BY host ORDER BY first, host")
+        return [r[0] for r in rows]
+
+    def gpu_series(self, since: float, until: float, hosts: Iterable[str] | None = None) -> list[GpuSeries]:
+        """Each GPU's samples in [since, until], by host (first seen first) then GPU index."""
+        wanted = None if hosts is None else set(hosts)
+        rows = self.db.execute(
+            "SELECT ts, host, gpu_index, uuid, name, vendor, source, memory_used_bytes, memory_total_bytes, "
+            "temperature_c, temperature_slowdown_c, utilization_pct, power_w, throttle_reasons, lost "
+            "FROM gpu_samples WHERE ts >= ? AND ts <= ? ORDER BY host, gpu_index, ts", (since, until))
+        grouped: dict[tuple[str, int], list[Row]] = {}
+        for raw in rows:
+            row = Row(*raw)
+            if wanted is None or row.host in wanted:
+                grouped.setdefault((row.host, row.gpu_index), []).append(row)
+        order = {h: i for i, h in enumerate(self.hosts())}
+        keys = sorted(grouped, key=lambda k: (order.get(k[0], len(order)), k[0], k[1]))
+        return [GpuSeries(k[0], k[1], tuple(grouped[k])) for k in keys]
+
+    def spill_polls(self, since: float, until: float,
+                    hosts: Iterable[str] | None = None) -> dict[str, list[tuple[float, bool]]]:
+        """Per host, each poll whose Ollama answered, and whether a model was spilled to CPU then."""
+        wanted = None if hosts is None else set(hosts)
+        rows = self.db.execute(
+            "SELECT p.ts, p.host, EXISTS (SELECT 1 FROM ollama_models m WHERE m.host = p.host AND m.ts = p.ts "
+            "AND m.spilled = 1) FROM host_polls p WHERE p.ollama_status = 'ok' AND p.ts >= ? AND p.ts <= ? "
+            "ORDER BY p.host, p.ts", (since, until))
+        out: dict[str, list[tuple[float, bool]]] = {}
+        for ts, host, spilled_now in rows:
+            if wanted is None or host in wanted:
+                out.setdefault(host, []).append((ts, bool(spilled_now)))
+        return out
+
+    def count(self, table: str) -> int:
+        assert table in TABLES
+        return int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def _gpu_row(ts: float, host: str, g: GpuSample) -> tuple[Any, ...]:
+    reasons = None if g.throttle_reasons is None else ",".join(g.throttle_reasons)
+    return (ts, host, g.index, g.uuid, g.name, g.vendor, g.source, g.memory_used_bytes, g.memory_total_bytes,
+            g.temperature_c, g.temperature_slowdown_c, g.utilization_pct, g.power_w, reasons, int(g.lost))
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One recorded GPU sample."""
+
+    ts: float
+    host: str
+    gpu_index: int
+    uuid: str | None
+    name: str | None
+    vendor: str
+    source: str
+    memory_used_bytes: int | None
+    memory_total_bytes: int | None
+    temperature_c: float | None
+    temperature_slowdown_c: float | None
+    utilization_pct: int | None
+    power_w: float | None
+    throttle_reasons: str | None
+    lost: int
+
+    def gpu(self) -> GpuSample:
+        """Back to a (partial) GpuSample, for the check module's temperature limits."""
+        return GpuSample(vendor=self.vendor, index=self.gpu_index, source=self.source, name=self.name,
+                         uuid=self.uuid, memory_used_bytes=self.memory_used_bytes,
+                         memory_total_bytes=self.memory_total_bytes, temperature_c=self.temperature_c,
+                         temperature_slowdown_c=self.temperature_slowdown_c, lost=bool(self.lost))
+
+
+@dataclass(frozen=True, slots=True)
+class GpuSeries:
+    host: str
+    gpu_index: int
+    rows: tuple[Row, ...]
+
+    @property
+    def label(self) -> str:
+        name = next((r.name for r in reversed(self.rows) if r.name), None)
+        return f"{self.host} GPU {self.gpu_index}" + (f" ({name})" if name else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    minimum: float
+    mean: float
+    maximum: float
+
+
+@dataclass(frozen=True, slots=True)
+class GpuSummary:
+    """One GPU over the asked period. ``None``: no sample could tell."""
+
+    host: str
+    gpu_index: int
+    name: str | None
+    uuid: str | None
+    samples: int
+    first_ts: float
+    last_ts: float
+    memory_used_bytes: Stats | None
+    memory_total_bytes: int | None  # the largest seen
+    temperature_c: Stats | None
+    warn_temperature_c: float | None
+    warn_origin: str | None
+    above_warn_s: float | None
+    # The host's Ollama: time with a model split or on CPU; None when its Ollama never answered.
+    ollama_spilled_s: float | None
+
+
+def held(times: Sequence[float], max_gap_s: float = MAX_GAP_S) -> list[float]:
+    """How long each sample's state is taken to hold: until the next sample, at most ``max_gap_s``;
+    the last one holds 0 s."""
+    return [min(b - a, max_gap_s) for a, b in zip(times, times[1:], strict=False)] + [0.0] * bool(times)
+
+
+def _stats(values: Iterable[float | None]) -> Stats | None:
+    known = [float(v) for v in values if v is not None]
+    if not known:
+        return None
+    return Stats(min(known), statistics.fmean(known), max(known))
+
+
+def summarize(history: History, since: float, until: float, hosts: Iterable[str] | None = None,
+              max_gap_s: float = MAX_GAP_S) -> list[GpuSummary]:
+    """Per GPU: min/mean/max VRAM used and temperature, time above the warning temperature (as
+    ``flockops check`` sets it: ``Thresholds().temperature_limits``), and the host's time with an
+    Ollama model spilled to CPU."""
+    from .check import Thresholds
+
+    chosen = None if hosts is None else list(hosts)
+    thresholds = Thresholds()
+    spill = {host: sum(h for (_, is_spilled), h in zip(polls, held([t for t, _ in polls], max_gap_s),
+                                                         strict=True) if is_spilled)
+             for host, polls in history.spill_polls(since, until, chosen).items()}
+    out = []
+    for series in history.gpu_series(since, until, chosen):
+        rows = [r for r in series.rows if not r.lost]
+        last = series.rows[-1]
+        above: float | None = None
+        warn = origin = None
+        temps = [(r, h) for r, h in zip(series.rows, held([r.ts for r in series.rows], max_gap_s), strict=True)
+                 if r.temperature_c is not None and not r.lost]
+        if temps:
+            above = 0.0
+            for row, hold in temps:
+                warn, _, origin = thresholds.temperature_limits(row.gpu())
+                if row.temperature_c is not None and row.temperature_c >= warn:
+                    above += hold
+        totals = [r.memory_total_bytes for r in rows if r.memory_total_bytes is not None]
+        out.append(GpuSummary(
+            host=series.host, gpu_index=series.gpu_index,
+            name=next((r.name for r in reversed(series.rows) if r.name), None),
+            uuid=next((r.uuid for r in reversed(series.rows) if r.uuid), None),
+            samples=len(series.rows), first_ts=series.rows[0].ts, last_ts=last.ts,
+            memory_used_bytes=_stats(r.memory_used_bytes for r in rows),
+            memory_total_bytes=max(totals) if totals else None,
+            temperature_c=_stats(r.temperature_c for r in rows),
+            warn_temperature_c=warn, warn_origin=origin, above_warn_s=above,
+            ollama_spilled_s=spill.get(series.host),
+        ))
+    gpu_hosts = {s.host for s in out}
+    # An Ollama-only node (known by URL) has no GPU rows: it still gets a line for its spill time.
+    for host, seconds in spill.items():
+        if host not in gpu_hosts:
+            out.append(GpuSummary(host, -1, None, None, 0, since, until, None, None, None, None, None, None,
+                                  seconds))
+    return out
+
+
+def summary_to_dict(summaries: Sequence[GpuSummary], db: Path, since: float, until: float) -> dict[str, Any]:
+    from datetime import datetime, timezone
+
+    def iso(ts: float) -> str:
+        return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+
+    def stats(s: Stats | None) -> dict[str, float] | None:
+        return None if s is None else {"min": s.minimum, "mean": s.mean, "max": s.maximum}
+
+    return {
+        "schema_version": 1, "db": str(db), "since": iso(since), "until": iso(until),
+        "gpus": [{
+            "host": s.host, "gpu_index": None if s.gpu_index < 0 else s.gpu_index, "name": s.name, "uuid": s.uuid,
+            "samples": s.samples, "first_at": iso(s.first_ts) if s.samples else None,
+            "last_at": iso(s.last_ts) if s.samples else None,
+            "memory_used_bytes": stats(s.memory_used_bytes), "memory_total_bytes": s.memory_total_bytes,
+            "temperature_c": stats(s.temperature_c), "warn_temperature_c": s.warn_temperature_c,
+            "warn_origin": s.warn_origin, "above_warn_s": s.above_warn_s, "ollama_spilled_s": s.ollama_spilled_s,
+        } for s in summaries],
+    }
+
+
+def select_hosts(history: History, limit: str | None) -> list[str] | None:
+    """``-l PATTERN`` over the recorded host names (globs, ~regex, a:b, a:!b, as for an inventory)."""
+    if limit is None:
+        return None
+    from .limit import select_names
+
+    names = history.hosts()
+    chosen, _ = select_names(limit, names, {"all": names})
+    return chosen
+
