@@ -145,3 +145,24 @@ class Driver:
         ``lost=True``, never dropped; a field that cannot be read is None.
         """
         raise NotImplementedError
+
+
+class ToolDriver(Driver):
+    """A driver that runs a vendor's command-line tool (nvidia-smi, rocm-smi, ...).
+
+    Set ``tool`` and, for the message, ``tool_home`` (where the vendor installs it).
+    """
+
+    tool: ClassVar[str]
+    tool_home: ClassVar[str] = "/usr/bin"
+
+    def tool_path(self, ctx: Context) -> str:
+        """The tool's path; DriverUnavailable naming where it was looked for when it is missing."""
+        path = ctx.which(self.tool)
+        if path is None:
+            raise DriverUnavailable(f"{self.tool} not found on PATH or in {self.tool_home}")
+        return path
+
+    def probe(self, ctx: Context) -> None:
+        self.tool_path(ctx)
+

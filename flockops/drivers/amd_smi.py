@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ..driver import Context, Driver
+from ..driver import Context, ToolDriver
 from ..errors import DriverFailed, DriverUnavailable, ParseError
 from ..model import GpuSample, TemperatureReading
 from . import rocm
@@ -119,24 +119,17 @@ def parse_outputs(static_doc: Any, metric_doc: Any) -> list[GpuSample]:
     return gpus
 
 
-class AmdSmiDriver(Driver):
+class AmdSmiDriver(ToolDriver):
     """AMD GPUs through the amd-smi command (ROCm 6+)."""
 
     name = TOOL
+    tool = TOOL
+    tool_home = "/opt/rocm/bin"
     vendor = "amd"
     priority = 20
 
-    def _tool(self, ctx: Context) -> str:
-        tool = ctx.which(TOOL)
-        if tool is None:
-            raise DriverUnavailable("amd-smi not found on PATH or in /opt/rocm/bin")
-        return tool
-
-    def probe(self, ctx: Context) -> None:
-        self._tool(ctx)
-
     def collect(self, ctx: Context) -> Sequence[GpuSample]:
-        tool = self._tool(ctx)
+        tool = self.tool_path(ctx)
         static = rocm.json_document(TOOL, ctx.run([tool, *STATIC_ARGS]))
         metric = rocm.json_document(TOOL, ctx.run([tool, *METRIC_ARGS]))
         try:

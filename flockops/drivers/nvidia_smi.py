@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from ..driver import Context, Driver
+from ..driver import Context, ToolDriver
 from ..errors import DriverFailed, DriverUnavailable, ParseError
 from ..model import GpuProcess, GpuSample, decode_throttle_reasons
 from ..parse import field_text, hex_mask, integer, mib_to_bytes, number, pci_bus_key
@@ -175,25 +175,19 @@ def _processes(ctx: Context, tool: str) -> list[tuple[str | None, str | None, Gp
     return found
 
 
-class NvidiaSmiDriver(Driver):
+class NvidiaSmiDriver(ToolDriver):
     """NVIDIA GPUs through the nvidia-smi command."""
 
-    name = "nvidia-smi"
+    name = tool = "nvidia-smi"
     vendor = "nvidia"
     priority = 20
 
-    def _tool(self, ctx: Context) -> str:
-        tool = ctx.which("nvidia-smi")
-        if tool is None:
-            raise DriverUnavailable("nvidia-smi not found on PATH or in /usr/bin")
-        return tool
-
     def probe(self, ctx: Context) -> None:
-        tool = self._tool(ctx)
+        tool = self.tool_path(ctx)
         _run_query(ctx, tool, "gpu", ("index",))
 
     def collect(self, ctx: Context) -> Sequence[GpuSample]:
-        tool = self._tool(ctx)
+        tool = self.tool_path(ctx)
         fields, stdout = _run_query(ctx, tool, "gpu", BASE_FIELDS)
         rows, lost = _rows(fields, stdout)
         extras: list[dict[str, str]] = []

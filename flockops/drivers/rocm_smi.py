@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from ..driver import Context, Driver
+from ..driver import Context, ToolDriver
 from ..errors import DriverUnavailable, ParseError
 from ..model import GpuSample, TemperatureReading
 from . import rocm
@@ -116,24 +116,17 @@ def parse_output(document: Any) -> list[GpuSample]:
     return gpus
 
 
-class RocmSmiDriver(Driver):
+class RocmSmiDriver(ToolDriver):
     """AMD GPUs through the rocm-smi command (ROCm's older tool)."""
 
     name = TOOL
+    tool = TOOL
+    tool_home = "/opt/rocm/bin"
     vendor = "amd"
     priority = 30
 
-    def _tool(self, ctx: Context) -> str:
-        tool = ctx.which(TOOL)
-        if tool is None:
-            raise DriverUnavailable("rocm-smi not found on PATH or in /opt/rocm/bin")
-        return tool
-
-    def probe(self, ctx: Context) -> None:
-        self._tool(ctx)
-
     def collect(self, ctx: Context) -> Sequence[GpuSample]:
-        result = ctx.run([self._tool(ctx), *ARGS])
+        result = ctx.run([self.tool_path(ctx), *ARGS])
         gpus = parse_output(rocm.json_document(TOOL, result))
         if not gpus:
             raise DriverUnavailable("rocm-smi listed no GPU")
