@@ -728,4 +728,4 @@ def test_example_prod_details() -> None:
     assert h100.user == "deploy"
     assert h100.vars["flockops_crit_temp"] == 90
     assert target_for(inv.host("gpu-a100-15.dc1.example.com")).port == 2222
-    assert inv.host("infer-1.dc1.example.com").vars["ollama_url"] == "http://localhost:11500"
+    assert inv.host("infer-1.dc1.example.com").vars["ollama_url"] == "http://infer-1.dc1.example.com:11500"
