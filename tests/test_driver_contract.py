@@ -119,3 +119,23 @@ def test_nvml_against_its_fake_library(flockops, nvml_env) -> None:  # type: ign
     assert run.returncode == 0, run.stderr
     gpus = [gpu_from_dict(g) for g in run.json()["hosts"][0]["gpus"]]
     check_contract("nvml", gpus)
+
+
+def test_amdsmi_against_its_fake_library(flockops, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("amdsmi") is None or shutil.which("cc") is None:
+        pytest.skip("needs the amdsmi package and a C compiler")
+    from amdsmifake import amdsmi_env, build_fake_amdsmi, write_config
+    from test_amdsmi_driver import mi210, mi300a
+
+    gpus = [mi210(), mi300a(), mi210(vram_used=0, gfx_activity=0, temp_edge_current=None),
+            {"market_name": "AMD Radeon RX 7900 XTX"}]  # the last: a name and nothing else
+    env = amdsmi_env(build_fake_amdsmi(tmp_path / "rocm"), write_config(tmp_path / "amdsmi.conf", gpus))
+    run = flockops("report", "-o", "json", "--driver", "amdsmi", env=env)
+    assert run.returncode == 0, run.stderr
+    samples = [gpu_from_dict(g) for g in run.json()["hosts"][0]["gpus"]]
+    assert len(samples) == 4
+    check_contract("amdsmi", samples)
+    assert samples[3].memory_total_bytes is None and samples[3].temperature_c is None and samples[3].power_w is None

@@ -30,7 +30,7 @@ from dataclasses import replace
 from types import ModuleType
 
 from ..driver import Context, Driver
-from ..errors import DriverUnavailable
+from ..errors import DriverFailed, DriverUnavailable
 from ..model import GpuSample, TemperatureReading
 
 # typing costs the remote probe about 10 ms to import; annotations are strings here.
@@ -156,8 +156,8 @@ def _error_text(exc: BaseException) -> str:
     info = getattr(exc, "get_error_info", None)
     if callable(info):
         with contextlib.suppress(Exception):
-            return str(info())
-    return f"{type(exc).__name__}: {exc}"
+            return " ".join(str(info()).split())
+    return " ".join(f"{type(exc).__name__}: {exc}".split())  # one line, whatever the library wrote
 
 
 def _temperatures(r: _Reader, handle: Any) -> tuple[TemperatureReading, ...]:
@@ -251,7 +251,10 @@ class AmdsmiDriver(Driver):
     def collect(self, ctx: Context) -> Sequence[GpuSample]:
         amd = self._init(ctx)
         try:
-            handles = list(amd.amdsmi_get_processor_handles())
+            try:
+                handles = list(amd.amdsmi_get_processor_handles())
+            except amd.AmdSmiException as exc:  # the library's multi-line text, said once
+                raise DriverFailed(f"amdsmi could not list the GPUs: {_error_text(exc)}") from None
             if not handles:
                 raise DriverUnavailable("amdsmi is loaded but sees no AMD GPU")
             gpus = []
