@@ -181,17 +181,12 @@ def _with_perf(item: Item, perf: Perf) -> Item:
 
 
 def _spill_items(host: HostReport) -> list[Item]:
-    """Ollama models spilled to CPU on a host that has a GPU: WARNING."""
-    ollama = getattr(host, "ollama", None)
-    models = getattr(ollama, "models", None) or ()
-    items = []
-    for model in models:
-        placement = getattr(model, "placement", None)
-        if placement in ("split", "cpu") and host.gpus:
-            name = getattr(model, "name", "?")
-            items.append(Item(host.host, f"{host.host}/ollama/{name}", State.WARNING,
-                              f"{host.host} Ollama model {name} spilled to CPU ({placement})"))
-    return items
+    """Ollama models spilled to CPU (split or cpu placement) on a host that has a GPU: WARNING."""
+    if host.ollama is None or not host.gpus:
+        return []
+    return [Item(host.host, f"{host.host}/ollama/{model.name}", State.WARNING,
+                 f"{host.host} Ollama model {model.name} spilled to CPU ({model.placement})")
+            for model in host.ollama.models if model.placement in ("split", "cpu")]
 
 
 def evaluate(fleet: FleetReport, thresholds_for: Callable[[HostReport], Thresholds]) -> list[Item]:

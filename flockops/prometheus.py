@@ -12,7 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Sequence
 
-from .model import THROTTLE_REASON_BITS, FleetReport, GpuSample
+from .model import THROTTLE_REASON_BITS, FleetReport, GpuSample, HostReport
 
 Sample = tuple[dict[str, str], float]
 
@@ -92,12 +92,10 @@ def fleet_metrics(fleet: FleetReport, now: float | None = None, exposition: Expo
     return out
 
 
-def _ollama(out: Exposition, host: object) -> None:
-    ollama = getattr(host, "ollama", None)
-    for model in getattr(ollama, "models", None) or ():
+def _ollama(out: Exposition, host: HostReport) -> None:
+    for model in host.ollama.models if host.ollama is not None else ():
         out.add("flockops_ollama_model_vram_bytes", "VRAM Ollama reserves for a loaded model (its own figure).",
-                {"host": getattr(host, "host", ""), "model": str(getattr(model, "name", ""))},
-                getattr(model, "vram_bytes", None))
+                {"host": host.host, "model": model.name}, model.vram_bytes)
 
 
 def check_metrics(out: Exposition, items: Iterable[object]) -> Exposition:

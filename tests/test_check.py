@@ -175,3 +175,20 @@ def test_lock_refuses_a_second_holder(tmp_path: Path) -> None:
         assert (first, second) == (True, False)
     with run_lock(tmp_path / "lock") as again:
         assert again
+
+
+def test_ollama_spill_is_a_warning_on_gpu_hosts_only() -> None:
+    from flockops.model import OllamaModel, OllamaReport
+
+    ollama = OllamaReport(url="http://gpu:11434", status="ok", models=(
+        OllamaModel("llama3.1:70b", size_bytes=40 * GIB, vram_bytes=20 * GIB),
+        OllamaModel("all-minilm", size_bytes=GIB, vram_bytes=GIB)))
+    report = fleet(HostReport("gpu", gpus=(gpu(),), ollama=ollama), HostReport("cpu-only", ollama=ollama))
+    got = states(report)
+    assert got["gpu/ollama/llama3.1:70b"] == State.WARNING
+    assert "gpu/ollama/all-minilm" not in got  # fully in VRAM
+    assert not any(k.startswith("cpu-only/ollama") for k in got)  # no GPU to spill from
+    families = {f.name: f for f in text_string_to_metric_families(fleet_metrics(report, now=1.0).text())}
+    samples = families["flockops_ollama_model_vram_bytes"].samples
+    vram = {(s.labels["host"], s.labels["model"]): s.value for s in samples}
+    assert vram[("gpu", "llama3.1:70b")] == 20 * GIB
