@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import paramiko
 
     from .inventory import Target
+    from .resident import ResidentProbe
 
 BANNER_RETRIES = 3
 SYSTEM_KNOWN_HOSTS = Path("/etc/ssh/ssh_known_hosts")
@@ -141,6 +142,7 @@ class SshConnection:
         self.options = options
         self.host_key_checking = host_key_checking
         self._clients: list[paramiko.SSHClient] = []
+        self.resident: ResidentProbe | None = None  # watch (issue 7): its probe, on a channel of this connection
 
     def _client(self) -> paramiko.SSHClient:
         import paramiko
@@ -280,11 +282,26 @@ class SshConnection:
         return CommandResult((command,), status, out.decode(errors="replace"), err.decode(errors="replace"))
 
     def close(self) -> None:
+        self.resident = None  # its channel closes with the transport
         for client in reversed(self._clients):
             client.close()
         self._clients.clear()
 
     # --- watch (issue 7): kept open between refreshes ---
+    def start(self, command: str, deadline: float) -> paramiko.Channel:
+        """A channel running ``command``, left open for the caller to talk to (the resident probe)."""
+        transport = self._clients[-1].get_transport() if self._clients else None
+        label = self.endpoint.label
+        if transport is None:
+            raise ConnectionFailure("unreachable", f"{label}: connection closed")
+        try:
+            chan = transport.open_session(timeout=max(0.1, deadline - time.monotonic()))
+            chan.exec_command(command)
+        except Exception as exc:  # paramiko raises SSHException, EOFError, OSError here
+            raise ConnectionFailure("unreachable", f"{label}: connection lost while starting the probe "
+                                    f"({type(exc).__name__}: {exc})") from None
+        return chan
+
     def is_open(self) -> bool:
         """The SSH transport (and a jump host's under it) is still up: worth another exec."""
         if not self._clients:

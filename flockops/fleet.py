@@ -101,13 +101,13 @@ def interpret(output: str, stderr: str, target: Target, remote_only: Sequence[Dr
             return _failed(target, "probe_failed", f"{exc}{'; stderr: ' + detail if detail else ''}", "probe")
         return replace(report, address=target.address, drivers=report.drivers + notes, collected_at=time.time())
     if marker.strip() == SHELL_MARKER:
-        from .drivers.nvidia_smi import NvidiaSmiDriver
+        from .probe import shell_drivers
 
         ctx = parse_shell_output(rest)
-        if not ctx.recorded:
-            return _failed(target, "probe_failed", f"no usable python3 (3.10+) and no GPU tool "
-                           f"({', '.join(sorted(ctx.missing_tools))}) on the target", "probe")
-        report = collect_host([NvidiaSmiDriver()], ctx, host=target.name)
+        if ctx.empty:
+            return _failed(target, "probe_failed", f"no usable python3 (3.10+), no GPU tool "
+                           f"({', '.join(sorted(ctx.missing_tools))}) and no GPU in sysfs on the target", "probe")
+        report = collect_host(shell_drivers(), ctx, host=target.name)
         no_python = DriverAttempt("nvml", "nvidia", "unavailable", "no python3 3.10+ on the target (shell probe)", 10)
         return replace(report, address=target.address, drivers=(no_python, *report.drivers, *notes))
     shown = (output.strip() or stderr.strip())[:200]
@@ -122,11 +122,12 @@ def probe_host(target: Target, options: FleetOptions, local_drivers: Sequence[Dr
     deadline = time.monotonic() + options.timeout_s
     ship = shipment(local_drivers)
     payload = probe_zip(ship.modules)
-    from .drivers.nvidia_smi import planned_queries
+    from .probe import shell_commands
 
     try:
         endpoint = resolve(target, options.ssh)
-        command = remote_command(target.python, options.selected_drivers, planned_queries(), ship.targets)
+        command = remote_command(target.python, options.selected_drivers, shell_commands(), ship.targets,
+                                 serve=options.pool is not None)
         if options.pool is not None:
             result = _exec_pooled(options.pool, target, endpoint, options, command, payload, deadline)
         else:
@@ -143,13 +144,16 @@ def probe_host(target: Target, options: FleetOptions, local_drivers: Sequence[Dr
 
 def _exec_pooled(pool: ConnectionPool, target: Target, endpoint: Endpoint, options: FleetOptions, command: str,
                  payload: bytes, deadline: float) -> CommandResult:
-    """--- watch (issue 7) --- Run the probe on the pool's open connection to ``target``, opening
-    one if there is none. A kept connection that fails is re-opened once (sshd restarted, a NAT
-    dropped it); a fresh one that fails is the host's answer."""
+    """--- watch (issue 7) --- Ask the resident probe (:mod:`flockops.resident`) on the pool's open
+    connection to ``target``, opening one if there is none. A kept connection that fails (its probe
+    timed out or died, sshd restarted, a NAT dropped it) is closed and re-opened once; a fresh one
+    that fails is the host's answer."""
+    from .resident import sample
+
     kept = pool.take(target.name)
     if kept is not None:
         try:
-            result = kept.exec(command, payload, deadline)
+            result = sample(kept, command, payload, deadline)
         except ConnectionFailure:
             kept.close()
             if time.monotonic() >= deadline:
@@ -164,7 +168,7 @@ def _exec_pooled(pool: ConnectionPool, target: Target, endpoint: Endpoint, optio
     pool.count_open()
     try:
         connection.open(deadline)
-        result = connection.exec(command, payload, deadline)
+        result = sample(connection, command, payload, deadline)
     except BaseException:
         connection.close()
         raise

@@ -17,15 +17,16 @@ import importlib.util
 import io
 import json
 import marshal
+import os
 import shlex
 import sys
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .driver import CommandResult, Context
+from .driver import CommandResult, Context, Driver
 from .errors import DriverFailed, DriverUnavailable, ParseError
 from .model import HostReport, host_from_dict
 
@@ -33,13 +34,15 @@ JSON_MARKER = "@@flockops-json"
 SHELL_MARKER = "@@flockops-shell"
 MIN_PYTHON = (3, 10)
 TOO_OLD = 97  # the bootstrap's exit status on a Python older than MIN_PYTHON
+_READ_ALL = "sys.stdin.buffer.read()"
+_READ_SIZED = "sys.stdin.buffer.read(int(sys.stdin.buffer.readline()))"
 
 # Controller-side modules (CLI, rendering, SSH, inventory, plugin loading) never travel;
 # every other module of the package does, so a new driver or helper needs no list entry.
 CONTROLLER_ONLY = frozenset({
     "__main__.py", "cli.py", "render.py", "fleet.py", "connection.py", "inventory.py", "limit.py",
     "plugins.py", "hookspecs.py", "probe.py", "entrypoints.py",
-    "watch.py", "history.py", "plot.py",  # issue 7
+    "watch.py", "history.py", "plot.py", "resident.py",  # issue 7
 })
 
 
@@ -52,6 +55,8 @@ def probe_modules() -> tuple[str, ...]:
 
 # Imports modules from the zip on stdin, in memory. It reads the zip itself (struct + zlib)
 # rather than importing zipfile and importlib.abc, which cost a target about 40 ms a run.
+# The one-shot probe reads the zip to the end of stdin; the resident one (--serve, watch) reads
+# a "<size>\\n" line and then exactly that many bytes, so that stdin stays open for its requests.
 BOOTSTRAP = """\
 import sys
 if sys.version_info < %r:
@@ -59,7 +64,7 @@ if sys.version_info < %r:
 import marshal, struct, zlib
 from importlib.machinery import ModuleSpec
 from importlib._bootstrap_external import MAGIC_NUMBER
-data = sys.stdin.buffer.read()
+data = %s
 end = data.rfind(b"PK\\x05\\x06")
 count, at = struct.unpack("<H4xI", data[end + 10:end + 20])
 files = {}
@@ -94,8 +99,6 @@ from flockops.probe_main import main
 main(sys.argv[1:])
 """
 
-# nvidia-smi queries the shell branch runs, in the order the driver asks them.
-_SHELL_TOOLS = ("nvidia-smi",)
 
 
 def shippable_sources(module_name: str) -> dict[str, Path] | None:
@@ -160,31 +163,82 @@ def _code_bytes(path: Path, source: bytes, name: str) -> bytes:
     return marshal.dumps(compile(source, f"flockops-probe/{name}", "exec", dont_inherit=True))
 
 
-def shell_branch(queries: Sequence[Sequence[str]]) -> str:
-    """A POSIX sh script that runs each nvidia-smi query and prints its output between markers."""
+# What the shell branch copies out of sysfs: the files the sysfs drivers and PCI detection read
+# (a whitelist: sysfs also holds binary blobs and files whose reads touch the hardware).
+_DEVICE_FILES = ("uevent", "vendor", "device", "class", "product_name", "gpu_busy_percent", "mem_busy_percent",
+                 "mem_info_vram_total", "mem_info_vram_used", "mem_info_gtt_total", "mem_info_gtt_used",
+                 "lmem_total_bytes")
+_HWMON_GLOBS = ("name", "temp*_input", "temp*_label", "temp*_crit", "temp*_emergency", "power1_average",
+                "power1_input", "power1_cap", "power1_max", "power2_max")
+
+_SYSFS_SCRIPT = r"""
+S=${FLOCKOPS_SYSFS_ROOT:-/sys}
+echo "@@root $S"
+fl_ls() { printf '@@dir %s' "$1"; for e in "$1"/*; do [ -e "$e" ] && printf ' %s' "${e##*/}"; done; echo; }
+fl_cat() {
+  [ -f "$1" ] && [ -r "$1" ] || return 0
+  printf '@@file %s\n' "$1"; tr -d '\000' < "$1" 2>/dev/null; echo; echo @@end
+}
+fl_ls $S/class/drm
+for c in $S/class/drm/card[0-9]*; do
+  case ${c##*/} in *-*) continue ;; esac
+  [ -e "$c/device" ] || continue
+  printf '@@link %s %s\n' "$c/device" "$(readlink -f "$c/device")"
+  fl_ls "$c/device"
+  for f in DEVICE_FILES; do fl_cat "$c/device/$f"; done
+  [ -r "$c/device/gpu_metrics" ] && printf '@@hex %s %s\n' "$c/device/gpu_metrics" \
+    "$(od -An -tx1 -N4 "$c/device/gpu_metrics" 2>/dev/null | tr -d ' \n')"
+  for t in "$c"/device/tile[0-9]*; do [ -d "$t" ] && fl_cat "$t/physical_vram_size_bytes"; done
+  fl_ls "$c/device/hwmon"
+  for h in "$c"/device/hwmon/hwmon*; do
+    [ -d "$h" ] || continue
+    fl_ls "$h"
+    for f in HWMON_GLOBS; do fl_cat "$f"; done
+  done
+done
+fl_ls $S/bus/pci/devices
+for p in $S/bus/pci/devices/*; do
+  case $(cat "$p/class" 2>/dev/null) in 0x03*) for f in class vendor device uevent; do fl_cat "$p/$f"; done ;; esac
+done
+"""
+
+
+def shell_branch(commands: Sequence[Sequence[str]]) -> str:
+    """A POSIX sh script that runs each vendor tool's commands and copies the sysfs files the drivers
+    read, printing everything between markers for :func:`parse_shell_output`."""
     lines = [
         f"echo {SHELL_MARKER}",
         "PATH=\"$PATH:/usr/bin:/usr/local/bin:/opt/rocm/bin\"; export LC_ALL=C",
         "t=; command -v timeout >/dev/null 2>&1 && t='timeout 10'",
     ]
-    for tool in _SHELL_TOOLS:
-        lines.append(f"if command -v {tool} >/dev/null 2>&1; then")
-        for argv in queries:
+    by_tool: dict[str, list[Sequence[str]]] = {}
+    for argv in commands:
+        by_tool.setdefault(argv[0], []).append(argv)
+    for tool, argvs in by_tool.items():
+        name = shlex.quote(tool)
+        lines.append(f"if command -v {name} >/dev/null 2>&1; then")
+        for argv in argvs:
             quoted = " ".join(shlex.quote(a) for a in argv[1:])
-            lines.append(f"  echo '@@cmd {' '.join(argv)}'; $t {tool} {quoted} 2>&1; echo \"@@rc $?\"")
-        lines.append(f"else echo '@@missing {tool}'; fi")
+            lines.append(f"  echo {shlex.quote('@@cmd ' + ' '.join(argv))}; $t {name} {quoted} 2>&1; echo \"@@rc $?\"")
+        lines.append(f"else echo {shlex.quote('@@missing ' + tool)}; fi")
+    hwmon = " ".join(f'"$h"/{glob}' for glob in _HWMON_GLOBS)
+    lines.append(_SYSFS_SCRIPT.replace("DEVICE_FILES", " ".join(_DEVICE_FILES)).replace("HWMON_GLOBS", hwmon))
     return "\n".join(lines)
 
 
 def remote_command(python: str | None, selected: Sequence[str] | None, queries: Sequence[Sequence[str]],
-                   extra_drivers: Sequence[str] = ()) -> str:
+                   extra_drivers: Sequence[str] = (), serve: bool = False) -> str:
     """The one command run on a target: the Python probe if it can run, else the shell branch.
 
-    ``extra_drivers`` are "module:Class" of shipped third-party drivers.
+    ``extra_drivers`` are "module:Class" of shipped third-party drivers. ``serve``: the resident
+    probe of ``flockops watch`` (:mod:`flockops.resident`); its stdin is :func:`framed` zip, then
+    one request line per report.
     """
     py = shlex.quote(python or "python3")
-    bootstrap = BOOTSTRAP % (MIN_PYTHON, TOO_OLD, JSON_MARKER)
+    bootstrap = BOOTSTRAP % (MIN_PYTHON, TOO_OLD, _READ_SIZED if serve else _READ_ALL, JSON_MARKER)
     words = [*(f"--driver={name}" for name in selected or ()), *(f"--extra={t}" for t in extra_drivers)]
+    if serve:
+        words.append("--serve")
     args = " ".join(shlex.quote(word) for word in words)
     # One Python start: the bootstrap itself exits TOO_OLD on an old Python; 126/127 mean
     # no interpreter there. Either way the shell branch runs instead (it needs no stdin).
@@ -194,15 +248,28 @@ def remote_command(python: str | None, selected: Sequence[str] | None, queries: 
     )
 
 
+def framed(payload: bytes) -> bytes:
+    """The zip as the resident probe's bootstrap reads it: its size on a line, then the bytes."""
+    return b"%d\n" % len(payload) + payload
+
+
 @dataclass(frozen=True)
 class RecordedContext(Context):
-    """A Context that answers commands from what the shell branch recorded on the target."""
+    """A Context that answers from what the shell branch recorded on the target: command results
+    and sysfs files. Anything not recorded reads as missing; the controller's own /sys is never read."""
 
     recorded: Mapping[tuple[str, ...], CommandResult] | None = None
     missing_tools: frozenset[str] = frozenset()
+    files: Mapping[str, bytes] = field(default_factory=dict)
+    dirs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    links: Mapping[str, str] = field(default_factory=dict)
 
     def which(self, tool: str) -> str | None:
-        return None if tool in self.missing_tools else tool
+        return None if tool in self.missing_tools or tool not in self.tools else tool
+
+    @property
+    def tools(self) -> frozenset[str]:
+        return frozenset(argv[0] for argv in self.recorded or ())
 
     def run(self, argv: Sequence[str], timeout_s: float | None = None) -> CommandResult:
         key = tuple(argv)
@@ -211,27 +278,47 @@ class RecordedContext(Context):
         return self.recorded[key]
 
     def read_text(self, path: str) -> str | None:
-        return None
+        data = self.files.get(path)
+        return None if data is None else data.rstrip(b"\x00").decode(errors="replace").strip()
 
-    # The shell branch records no files: never read the controller's own /sys instead.
     def read_bytes(self, path: str, size: int = 4096) -> bytes | None:
-        return None
+        data = self.files.get(path)
+        return None if data is None else data[:size]
 
     def list_dir(self, path: str) -> list[str]:
-        return []
+        return sorted(self.dirs.get(path.rstrip("/"), ()))
+
+    def real_name(self, path: str) -> str:
+        return os.path.basename(self.links.get(path, path))
 
     def process_name(self, pid: int) -> str | None:
         return None
 
+    @property
+    def empty(self) -> bool:
+        """Nothing at all to read: no tool answered and no GPU-ish sysfs entry exists."""
+        return not self.recorded and not self.dirs.get(os.path.join(self.sysfs_root, "class", "drm"))
+
 
 def parse_shell_output(text: str) -> RecordedContext:
-    """Split the shell branch's output into recorded command results."""
+    """Split the shell branch's output into recorded command results and sysfs files."""
     recorded: dict[tuple[str, ...], CommandResult] = {}
     missing: set[str] = set()
+    files: dict[str, bytes] = {}
+    dirs: dict[str, tuple[str, ...]] = {}
+    links: dict[str, str] = {}
+    root = "/sys"
     current: tuple[str, ...] | None = None
+    current_file: str | None = None
     body: list[str] = []
     for line in text.splitlines():
-        if line.startswith("@@cmd "):
+        if current_file is not None:
+            if line == "@@end":
+                files[current_file] = "\n".join(body).encode()
+                current_file = None
+            else:
+                body.append(line)
+        elif line.startswith("@@cmd "):
             current, body = tuple(line[len("@@cmd "):].split(" ")), []
         elif line.startswith("@@rc ") and current is not None:
             try:
@@ -240,11 +327,48 @@ def parse_shell_output(text: str) -> RecordedContext:
                 raise ParseError("bad exit status line from the shell probe", line) from None
             recorded[current] = CommandResult(current, rc, "\n".join(body) + "\n", "")
             current = None
-        elif line.startswith("@@missing "):
-            missing.add(line[len("@@missing "):].strip())
         elif current is not None:
             body.append(line)
-    return RecordedContext(env={}, recorded=recorded, missing_tools=frozenset(missing))
+        elif line.startswith("@@missing "):
+            missing.add(line[len("@@missing "):].strip())
+        elif line.startswith("@@file "):
+            current_file, body = line[len("@@file "):], []
+        elif line.startswith("@@root "):
+            root = line[len("@@root "):].strip() or root
+        elif line.startswith("@@dir "):
+            path, *names = line[len("@@dir "):].split(" ")
+            dirs[path] = tuple(names)
+        elif line.startswith("@@link "):
+            path, _, target = line[len("@@link "):].partition(" ")
+            links[path] = target
+        elif line.startswith("@@hex "):
+            path, _, hexdigits = line[len("@@hex "):].partition(" ")
+            try:
+                files[path] = bytes.fromhex(hexdigits.strip())
+            except ValueError:
+                raise ParseError("bad hex dump from the shell probe", line) from None
+    return RecordedContext(env={}, sysfs_root=root, recorded=recorded, missing_tools=frozenset(missing),
+                           files=files, dirs=dirs, links=links)
+
+
+def shell_commands() -> list[list[str]]:
+    """Every command the built-in tool drivers would run, for the shell branch to record."""
+    from .drivers.amd_smi import AmdSmiDriver
+    from .drivers.nvidia_smi import NvidiaSmiDriver
+    from .drivers.rocm_smi import RocmSmiDriver
+
+    return [argv for driver in (NvidiaSmiDriver(), AmdSmiDriver(), RocmSmiDriver())
+            for argv in driver.planned_commands()]
+
+
+def shell_drivers() -> list[Driver]:
+    """The built-in drivers that can work from what the shell branch records."""
+    from .drivers.amd_smi import AmdSmiDriver
+    from .drivers.nvidia_smi import NvidiaSmiDriver
+    from .drivers.rocm_smi import RocmSmiDriver
+    from .drivers.sysfs import AmdgpuSysfsDriver, IntelSysfsDriver
+
+    return [NvidiaSmiDriver(), AmdSmiDriver(), RocmSmiDriver(), AmdgpuSysfsDriver(), IntelSysfsDriver()]
 
 
 def parse_python_output(text: str, host: str) -> HostReport:

@@ -42,9 +42,24 @@ def extra_drivers(targets: Sequence[str]) -> tuple[list[Driver], list[DriverAtte
     return drivers, failed
 
 
+# --serve (watch, issue 7): after each report, so the controller knows where it ends without EOF.
+END_MARKER = "@@flockops-end"
+
+
 def main(argv: Sequence[str]) -> None:
     selected = [a.split("=", 1)[1] for a in argv if a.startswith("--driver=")]
     extras, failed = extra_drivers([a.split("=", 1)[1] for a in argv if a.startswith("--extra=")])
-    report = collect_host([*builtin_drivers(), *extras], Context.local(), host="", selected=selected or None)
-    report = replace(report, drivers=report.drivers + tuple(failed))
-    sys.stdout.write(json.dumps(host_to_dict(report)) + "\n")
+    drivers = [*builtin_drivers(), *extras]
+
+    def report() -> str:
+        found = collect_host(drivers, Context.local(), host="", selected=selected or None)
+        return json.dumps(host_to_dict(replace(found, drivers=found.drivers + tuple(failed))))
+
+    if "--serve" not in argv:
+        sys.stdout.write(report() + "\n")
+        return
+    # Resident (flockops.resident): the imports above are paid once; then every request line gets one
+    # report and the end marker, flushed at once, until the controller closes stdin.
+    for _ in iter(sys.stdin.buffer.readline, b""):
+        sys.stdout.write(report() + "\n" + END_MARKER + "\n")
+        sys.stdout.flush()

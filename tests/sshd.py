@@ -56,23 +56,39 @@ class Sshd:
             self.process.wait(timeout=10)
 
     # --- watch (issue 7): a host going away, and a connection dropping ---
-    def session_pids(self) -> list[int]:
+    def session_pids(self, parent: int | None = None) -> list[int]:
         """The per-connection sshd processes: the listener's children (they outlive its stop)."""
+        parent = self.process.pid if parent is None else parent
         found = []
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 fields = stat.read_text().rpartition(")")[2].split()
             except OSError:
                 continue  # gone already
-            if int(fields[1]) == self.process.pid:
+            if int(fields[1]) == parent:
                 found.append(int(stat.parent.name))
         return found
 
-    def kill_sessions(self) -> None:
-        """Drop every open SSH connection; the listener goes on accepting new ones."""
-        for pid in self.session_pids():
+    def kill_sessions(self, timeout: float = 10.0) -> None:
+        """Drop every open SSH connection, and return once its sshd processes have ended; the listener
+        goes on accepting new ones. The unprivileged child that holds the socket is killed too, and
+        waited for: until it notices its monitor is gone it still serves open channels (watch's
+        resident probe)."""
+        pids = [pid for session in self.session_pids() for pid in (session, *self.session_pids(session))]
+        handles = []
+        for pid in pids:
             with contextlib.suppress(ProcessLookupError):
+                handles.append(os.pidfd_open(pid))
                 os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as waiting:
+            for handle in handles:
+                waiting.register(handle, selectors.EVENT_READ)  # readable once the process has ended
+            while waiting.get_map() and time.monotonic() < deadline:
+                for key, _ in waiting.select(max(0.0, deadline - time.monotonic())):
+                    waiting.unregister(key.fd)
+        for handle in handles:
+            os.close(handle)
 
     def stop_host(self) -> None:
         """The host goes away: open connections drop, and new ones are refused."""

@@ -52,3 +52,92 @@ def test_inventory_text_is_quoted_into_the_remote_command() -> None:
     command = remote_command(evil, ["nvml; rm -rf /"], planned_queries())
     assert "'/usr/bin/python3; touch /tmp/pwned'" in command
     assert "'--driver=nvml; rm -rf /'" in command
+
+
+@pytest.mark.parametrize("case", ["amd-rx6900xt", "amd-rx7900xtx", "intel-b580"])
+def test_shell_branch_records_sysfs_for_the_same_drivers(case: str) -> None:
+    """No Python on the target: the shell copies the sysfs files out, and the controller parses
+    them with the very drivers that would have run there, to the same values."""
+    from flockops.collect import collect_host
+    from flockops.model import gpu_to_dict
+    from flockops.probe import shell_commands, shell_drivers
+
+    tree = DATA / "sysfs" / case
+    expected = json.loads((tree / "expected.json").read_text())
+    env = {"PATH": "/usr/bin:/bin", "FLOCKOPS_SYSFS_ROOT": str(tree)}
+    done = run_remote(remote_command("/nonexistent/python3", None, shell_commands()), env, probe_zip())
+    marker, _, body = done.stdout.decode().partition("\n")
+    assert marker == SHELL_MARKER, done.stderr.decode()
+    ctx = parse_shell_output(body)
+    assert ctx.sysfs_root == str(tree)
+    report = collect_host(shell_drivers(), ctx, host="old-box")
+    got = [gpu_to_dict(g) for g in report.gpus]
+    assert len(got) == len(expected)
+    for gpu, want in zip(got, expected, strict=True):
+        assert {k: gpu[k] for k in want} == want
+
+
+def test_shell_branch_records_amd_tools() -> None:
+    # Without a case the fakes answer as on a host without the amdgpu driver: still recorded output.
+    env = {"PATH": f"{FAKES}:/usr/bin:/bin", "FLOCKOPS_SYSFS_ROOT": "/nonexistent"}
+    from flockops.probe import shell_commands
+
+    done = run_remote(remote_command("/nonexistent/python3", None, shell_commands()), env, probe_zip())
+    recorded = parse_shell_output(done.stdout.decode().partition("\n")[2])
+    assert {argv[0] for argv in recorded.recorded or ()} >= {"rocm-smi", "amd-smi"}
+
+
+# --- watch's resident probe (issue 7) ---
+
+
+def test_serve_mode_answers_every_request_from_one_python(nvml_env) -> None:  # type: ignore[no-untyped-def]
+    """The zip framed by its size, then per request line one report and the end marker, read anew each
+    time (the fake NVML re-reads its config at every nvmlInit); the probe ends with its stdin."""
+    from nvmlfake import write_config
+
+    from flockops.probe import framed
+    from flockops.probe_main import END_MARKER
+
+    env = {"PATH": "/usr/bin:/bin", **nvml_env([{"name": "NVIDIA H200", "memory_total": 1 << 30,
+                                                "memory_used": 1 << 20}])}
+    command = remote_command("python3", None, planned_queries(), serve=True)
+    process = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env)
+    assert process.stdin is not None and process.stdout is not None
+    stdin, stdout = process.stdin, process.stdout
+
+    def ask(first: bool = False) -> int:
+        stdin.write(b"sample\n")
+        stdin.flush()
+        if first:  # the bootstrap's marker line, flushed with the first report
+            assert stdout.readline().decode() == JSON_MARKER + "\n"
+        report = json.loads(stdout.readline())
+        assert stdout.readline().decode() == END_MARKER + "\n"
+        return int(report["gpus"][0]["memory_used_bytes"])
+
+    try:
+        stdin.write(framed(probe_zip()))
+        stdin.flush()
+        used = [ask(first=True)]
+        write_config(Path(env["FAKE_NVML_CONFIG"]), [{"name": "NVIDIA H200", "memory_total": 1 << 30,
+                                                      "memory_used": 2 << 20}])
+        used.append(ask())
+        stdin.close()
+        assert process.wait(timeout=60) == 0, process.stderr.read() if process.stderr else ""
+    finally:
+        process.kill()
+        process.wait()
+    assert used == [1 << 20, 2 << 20]
+
+
+def test_serve_mode_without_python_answers_once_with_the_shell_branch() -> None:
+    """No Python: the serve command runs the shell branch too, answers the first request and ends (the
+    controller starts it again at the next refresh)."""
+    from flockops.probe import framed
+
+    env = {"PATH": f"{FAKES}:/usr/bin:/bin", "FAKE_NVIDIA_SMI_CASE": str(DATA / "nvidia-smi/cases/h200-load")}
+    command = remote_command("/nonexistent/python3", None, planned_queries(), serve=True)
+    done = run_remote(command, env, framed(probe_zip()) + b"sample\n")
+    marker, _, body = done.stdout.decode().partition("\n")
+    assert marker == SHELL_MARKER and done.returncode == 0
+    assert "NVIDIA H200" in parse_shell_output(body).run(planned_queries()[0]).stdout

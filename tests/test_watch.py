@@ -277,6 +277,50 @@ def test_a_host_stopped_mid_run_goes_stale_with_its_last_data(tmp_path, world, f
     assert timings[1] == ("2", "0")  # ...and kept open for the next refresh
 
 
+def counted_python(world: World, name: str, gpus: list[dict[str, Any]]) -> tuple[str, Path, Path]:
+    """A host's python3 wrapper that appends a line to a file each time it starts; with its fake NVML
+    config (rewrite it to change the GPU) and that file."""
+    config = write_config(world.root / f"nvml-{name}.conf", gpus)
+    config.chmod(0o644)
+    starts = world.root / f"starts-{name}"
+    starts.write_text("")
+    starts.chmod(0o666)  # the sshd test user runs the wrapper
+    body = (f"echo start >> {starts}; LD_LIBRARY_PATH={world.root}/nvml FAKE_NVML_CONFIG={config} "
+            'exec /usr/bin/python3 "$@"')
+    return world.python(name, body=body), config, starts
+
+
+@pytest.mark.skipif(not HAS_SSHD, reason="OpenSSH server not installed (.ci/run installs it)")
+def test_each_host_starts_python_once_and_its_values_still_change(tmp_path, world, fleet_home) -> None:  # type: ignore[no-untyped-def]
+    server = start_sshd(world.root / f"sshd-resident-{tmp_path.name}", set_env=session_env(world))
+    try:
+        (fleet_home / ".ssh" / "known_hosts").write_text(server.known_hosts_line())
+        hosts = {f"r{i}-{tmp_path.name}": counted_python(world, f"r{i}-{tmp_path.name}", [gpu(used_gib=20)])
+                 for i in range(2)}
+        inventory = write_inventory(tmp_path / "inv.yml", {
+            name: host(server, ansible_python_interpreter=python) for name, (python, _, _) in hosts.items()})
+        env = base_env(tmp_path)
+        env.update({"HOME": str(fleet_home), "SSH_AUTH_SOCK": "", "TERM": "xterm"})
+        term = Pty(["watch", "-i", str(inventory), "-n", "1", "--count", "3", "--timeout", "5", "--timing",
+                    "--summary", "--no-ollama"], env)
+        try:
+            first = term.expect(r"refresh 1/3 .*\n(.*\n)*?.*Fleet: 2 hosts")  # the first frame, whole
+            assert "20.0 GiB / 80.0 GiB" in first.group(0)
+            for _, config, _ in hosts.values():
+                rewrite(config, [gpu(used_gib=30)])  # refresh 3 starts 2 s after refresh 1: it reads this
+            last = term.expect(r"refresh 3/3 .*\n(.*\n)*?.*Fleet: 2 hosts", start=first.end())
+            rc, stderr = term.finish()
+        finally:
+            term.kill()
+    finally:
+        server.stop_host()
+    assert rc == 0 and "Traceback" not in stderr, stderr
+    assert last.group(0).count("30.0 GiB / 80.0 GiB") == 2, last.group(0)
+    assert re.findall(r"refresh (\d+): .* (\d+) connections opened", stderr) == [("1", "2"), ("2", "0"), ("3", "0")]
+    # One python3 per host for the whole watch: the resident probe answered every refresh.
+    assert [starts.read_text().count("start") for _, _, starts in hosts.values()] == [1, 1]
+
+
 @pytest.mark.skipif(not HAS_SSHD, reason="OpenSSH server not installed (.ci/run installs it)")
 def test_pool_reuses_connections_and_reopens_a_dropped_one(tmp_path, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from flockops.connection import ConnectionPool, SshOptions
@@ -288,7 +332,7 @@ def test_pool_reuses_connections_and_reopens_a_dropped_one(tmp_path, world, monk
     pool = ConnectionPool()
     try:
         known = server.write_known_hosts(tmp_path / "known_hosts")
-        python = world.python("pooled", [h100()])
+        python, _, starts = counted_python(world, f"pooled-{tmp_path.name}", [h100()])
         inventory = write_inventory(tmp_path / "inv.yml", {
             f"node{i}": host(server, ansible_python_interpreter=python) for i in range(3)})
         targets = [target_for(h) for h in load_inventory(inventory).hosts]
@@ -298,10 +342,12 @@ def test_pool_reuses_connections_and_reopens_a_dropped_one(tmp_path, world, monk
             fleet = run_fleet(targets, options, [])
             assert [h.status for h in fleet.hosts] == ["ok"] * 3, [h.errors for h in fleet.hosts]
         assert pool.opened == 3  # one connection per host, for three runs
+        assert starts.read_text().count("start") == 3  # and one resident probe on each
         server.kill_sessions()  # every kept connection drops (a NAT timeout, sshd restarted)
         fleet = run_fleet(targets, options, [])
         assert [h.status for h in fleet.hosts] == ["ok"] * 3, [h.errors for h in fleet.hosts]
         assert pool.opened == 6  # each re-opened once, and the run never saw the drop
+        assert starts.read_text().count("start") == 6  # with a new probe on it
     finally:
         pool.close()
         server.stop_host()

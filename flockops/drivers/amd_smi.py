@@ -128,6 +128,9 @@ class AmdSmiDriver(ToolDriver):
     vendor = "amd"
     priority = 20
 
+    def planned_commands(self) -> list[list[str]]:
+        return [[TOOL, *STATIC_ARGS], [TOOL, *METRIC_ARGS]]
+
     def collect(self, ctx: Context) -> Sequence[GpuSample]:
         tool = self.tool_path(ctx)
         static = rocm.json_document(TOOL, ctx.run([tool, *STATIC_ARGS]))

@@ -182,6 +182,9 @@ class NvidiaSmiDriver(ToolDriver):
     vendor = "nvidia"
     priority = 20
 
+    def planned_commands(self) -> list[list[str]]:
+        return planned_queries(self.tool)
+
     def probe(self, ctx: Context) -> None:
         tool = self.tool_path(ctx)
         _run_query(ctx, tool, "gpu", ("index",))

@@ -125,6 +125,9 @@ class RocmSmiDriver(ToolDriver):
     vendor = "amd"
     priority = 30
 
+    def planned_commands(self) -> list[list[str]]:
+        return [[TOOL, *ARGS]]
+
     def collect(self, ctx: Context) -> Sequence[GpuSample]:
         result = ctx.run([self.tool_path(ctx), *ARGS])
         gpus = parse_output(rocm.json_document(TOOL, result))
