@@ -43,6 +43,8 @@ CONTROLLER_ONLY = frozenset({
     "__main__.py", "cli.py", "render.py", "fleet.py", "connection.py", "inventory.py", "limit.py",
     "plugins.py", "hookspecs.py", "probe.py", "entrypoints.py",
     "watch.py", "history.py", "plot.py", "resident.py",  # issue 7
+    # Asked or computed on the controller only: Ollama over HTTP, fit, check and its outputs.
+    "api.py", "ollama.py", "capacity.py", "check.py", "checkrun.py", "nagios.py", "prometheus.py",
 })
 
 
