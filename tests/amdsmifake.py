@@ -17,13 +17,12 @@ once, at import, and other tests assert that amdsmi was never imported in-proces
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
-import subprocess
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from nvmlfake import compile_library
 
 FAKE_DIR = Path(__file__).resolve().parent / "fakeamdsmi"
 SOURCE = FAKE_DIR / "fake_amdsmi.c"
@@ -60,18 +59,7 @@ def build_fake_amdsmi(root: Path) -> Path:
         return root
     stubs = root / "stubs.c"
     stubs.write_text(gen.generate(wrapper.read_text(), gen.package_version()))
-    fd, tmp_name = tempfile.mkstemp(prefix=".libamd_smi.", suffix=".so", dir=libdir)
-    os.close(fd)
-    try:
-        cc = os.environ.get("CC", "cc")
-        result = subprocess.run([cc, *CFLAGS, "-o", tmp_name, str(SOURCE), str(stubs)],
-                                capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise RuntimeError(f"building the fake libamd_smi.so failed:\n{result.stderr}")
-        os.replace(tmp_name, lib)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+    compile_library(lib, [SOURCE, stubs], CFLAGS, "the fake libamd_smi.so")
     return root
 
 

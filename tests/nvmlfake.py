@@ -33,6 +33,25 @@ CFLAGS = ["-Wall", "-Wextra", "-shared", "-fPIC", "-O1", f"-Wl,-soname,{LIB_NAME
 _PROCESS_KEYS = ("process", "graphics_process")
 
 
+def compile_library(lib: Path, sources: list[Path], cflags: list[str], what: str) -> None:
+    """Compile ``sources`` into the shared library ``lib`` with the system C compiler.
+
+    Written to a temporary name and renamed, so concurrent builds never see half a library.
+    """
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{lib.name}.", suffix=".so", dir=lib.parent)
+    os.close(fd)
+    try:
+        cc = os.environ.get("CC", "cc")
+        result = subprocess.run([cc, *cflags, "-o", tmp_name, *map(str, sources)],
+                                capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"building {what} failed:\n{result.stderr}")
+        os.replace(tmp_name, lib)
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+
+
 def build_fake_nvml(dest_dir: Path) -> Path:
     """Compile the fake library into ``dest_dir/libnvidia-ml.so.1``; return its path.
 
@@ -44,22 +63,7 @@ def build_fake_nvml(dest_dir: Path) -> Path:
     lib = dest_dir / LIB_NAME
     if lib.exists() and lib.stat().st_mtime >= SOURCE.stat().st_mtime:
         return lib
-    fd, tmp_name = tempfile.mkstemp(prefix=".libnvidia-ml.", suffix=".so", dir=dest_dir)
-    os.close(fd)
-    try:
-        cc = os.environ.get("CC", "cc")
-        result = subprocess.run(
-            [cc, *CFLAGS, "-o", tmp_name, str(SOURCE)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"building the fake NVML failed:\n{result.stderr}")
-        os.replace(tmp_name, lib)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+    compile_library(lib, [SOURCE], CFLAGS, "the fake NVML")
     return lib
 
 
