@@ -17,12 +17,10 @@ once, at import, and other tests assert that amdsmi was never imported in-proces
 from __future__ import annotations
 
 import importlib.util
-import re
-from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from nvmlfake import compile_library
+from nvmlfake import compile_library, config_value, fail_lines
 
 FAKE_DIR = Path(__file__).resolve().parent / "fakeamdsmi"
 SOURCE = FAKE_DIR / "fake_amdsmi.c"
@@ -64,24 +62,8 @@ def build_fake_amdsmi(root: Path) -> Path:
 
 
 def _scalar(key: str, value: object) -> str:
-    """Render one value; refuse text the line-based format cannot carry."""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        if value < 0 and not key.startswith("temp_"):
-            raise ValueError(f"{key}: negative numbers are not allowed: {value}")
-        return str(value)
-    text = str(value)
-    if not text.strip() or "\n" in text or "\r" in text:
-        raise ValueError(f"{key}: value must be a non-empty single line: {text!r}")
-    if re.search(r"(^|\s)#", text):
-        raise ValueError(f"{key}: ' #' would start a comment: {text!r}")
-    return text.strip()
-
-
-def _fail_lines(fail: Mapping[str, int] | Iterable[tuple[str, int]]) -> list[str]:
-    items = fail.items() if isinstance(fail, Mapping) else fail
-    return [f"fail {_scalar('fail', symbol)} {_scalar('fail', code)}" for symbol, code in items]
+    # Temperatures may be negative here (sensors below 0 °C); every other number may not.
+    return config_value(key, value, negative_ok=key.startswith("temp_"))
 
 
 def write_config(path: Path, gpus: list[dict[str, Any]], **globals_: Any) -> Path:
@@ -96,13 +78,13 @@ def write_config(path: Path, gpus: list[dict[str, Any]], **globals_: Any) -> Pat
     for key, value in globals_.items():
         if value is None:
             continue
-        lines += _fail_lines(value) if key == "fail" else [f"{key} {_scalar(key, value)}"]
+        lines += fail_lines(value) if key == "fail" else [f"{key} {_scalar(key, value)}"]
     for gpu in gpus:
         lines.append("gpu")
         for key, value in gpu.items():
             if value is None:
                 continue
-            lines += _fail_lines(value) if key == "fail" else [f"{key} {_scalar(key, value)}"]
+            lines += fail_lines(value) if key == "fail" else [f"{key} {_scalar(key, value)}"]
     path = Path(path)
     path.write_text("\n".join(lines) + "\n")
     return path

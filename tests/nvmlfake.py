@@ -67,12 +67,13 @@ def build_fake_nvml(dest_dir: Path) -> Path:
     return lib
 
 
-def _scalar(key: str, value: object) -> str:
-    """Render one value; refuse text the line-based format cannot carry."""
+def config_value(key: str, value: object, negative_ok: bool = False) -> str:
+    """Render one value of a fake library's line-based config (NVML's and amdsmi's); refuse
+    text that format cannot carry."""
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, int):
-        if value < 0:
+        if value < 0 and not negative_ok:
             raise ValueError(f"{key}: negative numbers are not allowed: {value}")
         return str(value)
     text = str(value)
@@ -86,8 +87,8 @@ def _scalar(key: str, value: object) -> str:
 def _process_line(key: str, entry: tuple[int, int | str | None]) -> str:
     """``(pid, used_bytes)``; used_bytes None or "na" means NVML_VALUE_NOT_AVAILABLE."""
     pid, used = entry
-    used_text = "na" if used is None or used == "na" else _scalar(key, used)
-    return f"{key} {_scalar(key, pid)} {used_text}"
+    used_text = "na" if used is None or used == "na" else config_value(key, used)
+    return f"{key} {config_value(key, pid)} {used_text}"
 
 
 def _mig_line(mig: Mapping[str, object]) -> str:
@@ -95,16 +96,16 @@ def _mig_line(mig: Mapping[str, object]) -> str:
     for key, value in mig.items():
         if value is None:
             continue
-        text = _scalar(key, value)
+        text = config_value(key, value)
         if ";" in text or "=" in text:
             raise ValueError(f"mig {key}: value may not contain ';' or '=': {text!r}")
         fields.append(f"{key}={text}")
     return "mig " + "; ".join(fields)
 
 
-def _fail_lines(fail: Mapping[str, int] | Iterable[tuple[str, int]]) -> list[str]:
+def fail_lines(fail: Mapping[str, int] | Iterable[tuple[str, int]]) -> list[str]:
     items = fail.items() if isinstance(fail, Mapping) else fail
-    return [f"fail {_scalar('fail', symbol)} {_scalar('fail', code)}" for symbol, code in items]
+    return [f"fail {config_value('fail', symbol)} {config_value('fail', code)}" for symbol, code in items]
 
 
 def write_config(path: Path, gpus: list[dict[str, Any]], **globals: Any) -> Path:
@@ -125,9 +126,9 @@ def write_config(path: Path, gpus: list[dict[str, Any]], **globals: Any) -> Path
         if value is None:
             continue
         if key == "fail":
-            lines += _fail_lines(value)
+            lines += fail_lines(value)
         else:
-            lines.append(f"{key} {_scalar(key, value)}")
+            lines.append(f"{key} {config_value(key, value)}")
     for gpu in gpus:
         lines.append("gpu")
         for key, value in gpu.items():
@@ -138,9 +139,9 @@ def write_config(path: Path, gpus: list[dict[str, Any]], **globals: Any) -> Path
             elif key == "mig":
                 lines += [_mig_line(mig) for mig in value]
             elif key == "fail":
-                lines += _fail_lines(value)
+                lines += fail_lines(value)
             else:
-                lines.append(f"{key} {_scalar(key, value)}")
+                lines.append(f"{key} {config_value(key, value)}")
     path = Path(path)
     path.write_text("\n".join(lines) + "\n")
     return path
