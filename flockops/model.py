@@ -300,10 +300,6 @@ def host_from_dict(data: Mapping[str, Any]) -> HostReport:
     )
 
 
-def merge_errors(*groups: Iterable[HostError]) -> tuple[HostError, ...]:
-    return tuple(e for group in groups for e in group)
-
-
 # --------------------------------------------------------------------------------------------------
 # Ollama (issue 5). What an Ollama server says it holds, from its /api/ps. These are Ollama's
 # reservations, not device usage (ollama/ollama#10505: "`ollama ps` showing reserved memory that may

@@ -49,10 +49,6 @@ def field_text(raw: str | None) -> str | None:
     return text
 
 
-def is_sentinel(raw: str | None) -> bool:
-    return field_text(raw) is None
-
-
 def number(raw: str | None, what: str = "value") -> float | None:
     """A number with an optional unit suffix ("71.15 W", "59 MiB", "45 %"); sentinels give None.
 

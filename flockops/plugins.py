@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pluggy
@@ -147,8 +147,3 @@ def load_drivers(plugins: Plugins) -> DriverRegistry:
             drivers.append(driver)
     drivers.sort(key=lambda d: (d.vendor, d.priority, d.name))
     return DriverRegistry(tuple(drivers), tuple(failures))
-
-
-def select(drivers: Sequence[Driver], names: Iterable[str]) -> tuple[Driver, ...]:
-    wanted = set(names)
-    return tuple(d for d in drivers if d.name in wanted)

@@ -19,7 +19,6 @@ import json
 import marshal
 import os
 import shlex
-import sys
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .driver import CommandResult, Context, Driver
-from .errors import DriverFailed, DriverUnavailable, ParseError
+from .errors import DriverFailed, ParseError
 from .model import HostReport, host_from_dict
 
 JSON_MARKER = "@@flockops-json"
@@ -386,10 +385,3 @@ def parse_python_output(text: str, host: str) -> HostReport:
         return host_from_dict(data)
     except (KeyError, TypeError, ValueError) as exc:
         raise ParseError(f"the probe's JSON does not fit the model ({exc})", text.strip()[:300]) from None
-
-
-def python_version_ok() -> bool:
-    return sys.version_info >= MIN_PYTHON
-
-
-__all__ = ["DriverUnavailable", "probe_zip", "remote_command", "parse_shell_output", "parse_python_output"]
