@@ -25,6 +25,8 @@ EXTRA_TOOL_DIRS = ("/usr/bin", "/usr/local/bin", "/opt/rocm/bin", "/usr/lib/wsl/
 
 @dataclass(frozen=True, slots=True)
 class CommandResult:
+    """What a command printed and how it ended."""
+
     argv: tuple[str, ...]
     returncode: int
     stdout: str

@@ -7,6 +7,7 @@ controller) and ``pynvml`` only.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import sys
@@ -59,7 +60,9 @@ def main(argv: Sequence[str]) -> None:
         sys.stdout.write(report() + "\n")
         return
     # Resident (flockops.resident): the imports above are paid once; then every request line gets one
-    # report and the end marker, flushed at once, until the controller closes stdin.
+    # report and the end marker, flushed at once, until the controller closes stdin. It lives for
+    # hours, so the garbage collector the bootstrap turned off comes back on.
+    gc.enable()
     for _ in iter(sys.stdin.buffer.readline, b""):
         sys.stdout.write(report() + "\n" + END_MARKER + "\n")
         sys.stdout.flush()

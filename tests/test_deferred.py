@@ -1,0 +1,75 @@
+"""Stand-ins for modules nobody uses on a run (flockops.deferred), each checked in a fresh interpreter."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          cwd=REPO, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_probe_imports_leave_inspect_and_ctypes_util_unloaded() -> None:
+    out = run("""
+        import sys
+        from flockops import deferred
+        deferred.install(deferred.PROBE)
+        import flockops.model, flockops.collect, pynvml
+        real = [n for n in ("inspect", "ctypes.util", "subprocess", "tempfile")
+                if not isinstance(sys.modules.get(n), deferred.DeferredModule) and n in sys.modules]
+        print(",".join(real) or "none")
+    """)
+    assert out == "none"
+
+
+def test_first_use_imports_the_real_module() -> None:
+    out = run("""
+        import sys
+        from flockops import deferred
+        deferred.install(deferred.PROBE)
+        import inspect
+        from ctypes.util import find_library
+        assert isinstance(inspect, deferred.DeferredModule)
+        def f(a, b=2): pass
+        print(inspect.signature(f))
+        print(type(sys.modules["inspect"]).__name__, inspect.isfunction(f))
+        print(find_library("c") is not None, type(sys.modules["ctypes.util"]).__name__)
+    """)
+    assert out.splitlines() == ["(a, b=2)", "module True", "True module"]
+
+
+def test_a_missing_module_stays_missing() -> None:
+    out = run("""
+        from flockops import deferred
+        deferred.install({"no_such_module_here": ()})
+        try:
+            import no_such_module_here
+        except ImportError:
+            print("missing")
+    """)
+    assert out == "missing"
+
+
+@pytest.mark.parametrize("matches", [True, False])
+def test_paramiko_match_exec_still_runs_invoke(tmp_path: Path, matches: bool) -> None:
+    """paramiko's `Match exec` needs invoke: the controller's stand-in must load it when asked."""
+    config = tmp_path / "ssh_config"
+    config.write_text(f'Match exec "{"true" if matches else "false"}"\n    User matched\n')
+    out = run(f"""
+        import sys
+        import flockops.connection, paramiko
+        print(type(sys.modules["invoke"]).__name__)
+        found = paramiko.SSHConfig.from_path({str(config)!r}).lookup("somehost")
+        print(found.get("user", "none"))
+    """)
+    assert out.splitlines() == ["DeferredModule", "matched" if matches else "none"]
