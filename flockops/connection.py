@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import deferred
 from .driver import CommandResult
 from .errors import ConnectionFailure
 
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
 
 BANNER_RETRIES = 3
 SYSTEM_KNOWN_HOSTS = Path("/etc/ssh/ssh_known_hosts")
+
+
+# paramiko.config imports invoke at the top, for `Match exec` lines only (see flockops.deferred).
+deferred.install(deferred.CONTROLLER)
 
 
 def quiet_paramiko() -> None:
