@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
-from .model import FleetReport, GpuSample, spilled
+from .model import FleetReport, GpuSample
+from .ollama_report import spilled
 
 SCHEMA_VERSION = 1
 DEFAULT_RETENTION_S = 30 * 86400.0

@@ -10,7 +10,7 @@ Everything here is standard library only: the same module runs inside the remote
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 # typing costs the remote probe about 10 ms to import; annotations are strings here.
@@ -18,7 +18,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from .ollama_report import OllamaReport
+
 SCHEMA_VERSION = 1
+
+# Error kinds derived from a host's Ollama part (flockops.ollama_report), never stored in HostReport.errors.
+OLLAMA_ERROR_KINDS = frozenset({"ollama_unreachable", "ollama_error"})
 
 # Clock event ("throttle") reason bits, as NVML defines them (nvml.h,
 # nvmlClocksEventReason*). Decoded from the literal bits because the Python
@@ -202,11 +207,19 @@ class HostReport:
     @property
     def all_errors(self) -> tuple[HostError, ...]:
         """The stored errors plus the one the Ollama part implies (derived from it, never stored twice)."""
+        if self.ollama is None:
+            return self.errors
+        from .ollama_report import ollama_errors
+
         return self.errors + ollama_errors(self.ollama)
 
     @property
     def warnings(self) -> tuple[HostError, ...]:
         """Not failures, but worth a look: models spilled to CPU on a node with a GPU."""
+        if self.ollama is None:
+            return ()
+        from .ollama_report import spill_warnings
+
         return spill_warnings(self)
 
     @property
@@ -222,18 +235,18 @@ class FleetReport:
     generated_at: str
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
 def gpu_to_dict(gpu: GpuSample) -> dict[str, Any]:
-    out: dict[str, Any] = _plain(gpu)
+    out: dict[str, Any] = plain(gpu)
     out["field_errors"] = dict(gpu.field_errors)
     out["merged_from"] = dict(gpu.merged_from)
     return out
@@ -244,17 +257,22 @@ def host_to_dict(host: HostReport) -> dict[str, Any]:
         "host": host.host,
         "address": host.address,
         "status": host.status,
-        "errors": [_plain(e) for e in host.all_errors],
-        "drivers": [_plain(d) for d in host.drivers],
+        "errors": [plain(e) for e in host.all_errors],
+        "drivers": [plain(d) for d in host.drivers],
         "gpus": [gpu_to_dict(g) for g in host.gpus],
     }
     # --- Ollama (issue 5): derived keys, rebuilt from "ollama" by host_from_dict. ---
-    out["warnings"] = [_plain(w) for w in host.warnings]
-    out["ollama"] = ollama_to_dict(host)
-    breakdown = vram_breakdown(host)
-    out["vram_breakdown"] = None if breakdown is None else _plain(breakdown)
-    if host.ollama is not None and host.ollama.inference is not None:
-        out["inference"] = _plain(host.ollama.inference)
+    out["warnings"] = [plain(w) for w in host.warnings]
+    out["ollama"] = None
+    out["vram_breakdown"] = None
+    if host.ollama is not None:
+        from .ollama_report import ollama_to_dict, vram_breakdown
+
+        out["ollama"] = ollama_to_dict(host)
+        breakdown = vram_breakdown(host)
+        out["vram_breakdown"] = None if breakdown is None else plain(breakdown)
+        if host.ollama.inference is not None:
+            out["inference"] = plain(host.ollama.inference)
     return out
 
 
@@ -266,14 +284,14 @@ def fleet_to_dict(fleet: FleetReport) -> dict[str, Any]:
     }
 
 
-def _build(cls: Any, data: Mapping[str, Any], nested: Mapping[str, Any]) -> Any:
+def build_dataclass(cls: Any, data: Mapping[str, Any], nested: Mapping[str, Any]) -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in names:
             continue  # newer producer, older reader: ignore what we do not know
         if key in nested and value is not None:
-            value = tuple(_build(nested[key], v, {}) for v in value)
+            value = tuple(build_dataclass(nested[key], v, {}) for v in value)
         elif isinstance(value, list):
             value = tuple(value)
         kwargs[key] = value
@@ -281,216 +299,25 @@ def _build(cls: Any, data: Mapping[str, Any], nested: Mapping[str, Any]) -> Any:
 
 
 def gpu_from_dict(data: Mapping[str, Any]) -> GpuSample:
-    gpu: GpuSample = _build(GpuSample, data, {"processes": GpuProcess, "mig_devices": MigDevice,
+    gpu: GpuSample = build_dataclass(GpuSample, data, {"processes": GpuProcess, "mig_devices": MigDevice,
                                              "temperatures": TemperatureReading})
     return gpu
 
 
 def host_from_dict(data: Mapping[str, Any]) -> HostReport:
     """Rebuild a host report from its JSON form (the remote probe's answer)."""
+    ollama = None
+    if data.get("ollama") is not None:
+        from .ollama_report import ollama_from_dict
+
+        ollama = ollama_from_dict(data["ollama"], data.get("inference"))
     return HostReport(
         host=str(data["host"]),
         address=data.get("address"),
         gpus=tuple(gpu_from_dict(g) for g in data.get("gpus", ())),
-        drivers=tuple(_build(DriverAttempt, d, {}) for d in data.get("drivers", ())),
+        drivers=tuple(build_dataclass(DriverAttempt, d, {}) for d in data.get("drivers", ())),
         # Errors derived from the Ollama part are rebuilt from it, not stored (issue 5).
-        errors=tuple(_build(HostError, e, {}) for e in data.get("errors", ())
+        errors=tuple(build_dataclass(HostError, e, {}) for e in data.get("errors", ())
                      if e.get("kind") not in OLLAMA_ERROR_KINDS),
-        ollama=ollama_from_dict(data.get("ollama"), data.get("inference")),
+        ollama=ollama,
     )
-
-
-# --------------------------------------------------------------------------------------------------
-# Ollama (issue 5). What an Ollama server says it holds, from its /api/ps. These are Ollama's
-# reservations, not device usage (ollama/ollama#10505: "`ollama ps` showing reserved memory that may
-# be needed as the context window grows"), so they stay beside the GpuSamples, never merged into them.
-
-OLLAMA_STATUSES = ("ok", "not_running", "unreachable", "error")
-# Error kinds derived from a host's Ollama part (never stored in HostReport.errors).
-OLLAMA_ERROR_KINDS = frozenset({"ollama_unreachable", "ollama_error"})
-SPILL_KIND = "ollama_spill"
-
-
-@dataclass(frozen=True, slots=True)
-class OllamaModel:
-    """One model Ollama has loaded, as its ``/api/ps`` lists it."""
-
-    name: str
-    size_bytes: int | None = None
-    # ``size_vram``. Servers from before it existed omit it, and that means 0: fully on CPU.
-    vram_bytes: int = 0
-    context_length: int | None = None
-    # As Ollama wrote it (RFC 3339, nanoseconds). Keep-alive forever reads as a date centuries away.
-    expires_at: str | None = None
-    family: str | None = None
-    parameter_size: str | None = None
-    quantization: str | None = None
-
-    @property
-    def placement(self) -> str:
-        """gpu, cpu, split or unknown, by ``ollama ps``'s own rule (cmd/cmd.go, ListRunningHandler)."""
-        if self.vram_bytes == 0:
-            return "cpu"
-        if not self.size_bytes or self.vram_bytes > self.size_bytes:
-            return "unknown"
-        return "gpu" if self.vram_bytes == self.size_bytes else "split"
-
-    @property
-    def gpu_fraction(self) -> float | None:
-        """The share of the model in VRAM (``ollama ps`` prints ``48%/52% CPU/GPU``); None when unknown."""
-        placement = self.placement
-        if placement == "unknown":
-            return None
-        if placement == "cpu":
-            return 0.0
-        assert self.size_bytes  # placement gpu/split implies a size
-        return self.vram_bytes / self.size_bytes
-
-    @property
-    def ram_bytes(self) -> int | None:
-        if self.size_bytes is None:
-            return None
-        return max(0, self.size_bytes - self.vram_bytes)
-
-
-@dataclass(frozen=True, slots=True)
-class InferenceVerdict:
-    """A guess at GPU or CPU from how fast embeddings return: labelled a guess, and never a VRAM size."""
-
-    verdict: str  # gpu-likely | cpu-likely | unknown
-    model: str
-    # Median of the timed calls (the warm-up, which includes loading the model, is not counted).
-    latency_ms: float | None = None
-    runs: int = 0
-    # "server": Ollama's own total_duration (no network in it); "wall": round trip measured here.
-    basis: str | None = None
-    confidence: str = "low"
-    reason: str | None = None
-    source: str = "inferred"
-
-
-@dataclass(frozen=True, slots=True)
-class OllamaReport:
-    """What one Ollama endpoint answered (or why it did not)."""
-
-    url: str
-    status: str  # one of OLLAMA_STATUSES
-    error: str | None = None
-    version: str | None = None
-    models: tuple[OllamaModel, ...] = ()
-    # Where the URL came from: "default" (127.0.0.1:11434), "OLLAMA_HOST", "inventory", "command line".
-    endpoint_from: str = "default"
-    inference: InferenceVerdict | None = None
-    source: str = "ollama"
-
-    @property
-    def vram_bytes(self) -> int | None:
-        return sum(m.vram_bytes for m in self.models) if self.status == "ok" else None
-
-    @property
-    def ram_bytes(self) -> int | None:
-        if self.status != "ok":
-            return None
-        return _sum_known(m.ram_bytes for m in self.models)
-
-    @property
-    def gpu_accelerated(self) -> str | None:
-        """yes (every model wholly in VRAM), partial, or no; None with no model loaded (nothing to tell)."""
-        if self.status != "ok" or not self.models:
-            return None
-        placements = {m.placement for m in self.models}
-        if placements == {"gpu"}:
-            return "yes"
-        if placements == {"cpu"}:
-            return "no"
-        return "partial"
-
-
-@dataclass(frozen=True, slots=True)
-class VramBreakdown:
-    """Device used beside Ollama's reservations on one host; "other" is what else holds VRAM."""
-
-    device_used_bytes: int
-    ollama_reserved_bytes: int
-    # device used minus Ollama's reservations, floored at 0.
-    other_bytes: int
-    # Ollama claims more than the device shows in use (reservations are estimates, #10505).
-    ollama_exceeds_device: bool
-
-
-def _sum_known(values: Iterable[int | None]) -> int | None:
-    items = list(values)
-    if any(v is None for v in items):
-        return None
-    return sum(v for v in items if v is not None)
-
-
-def ollama_errors(report: OllamaReport | None) -> tuple[HostError, ...]:
-    """The host error an Ollama part implies: none for ok, nor for "not running" on the implicit default."""
-    if report is None or report.status in ("ok", "not_running"):
-        return ()
-    kind = "ollama_unreachable" if report.status == "unreachable" else "ollama_error"
-    return (HostError(kind, "ollama", f"{report.url}: {report.error or report.status}"),)
-
-
-def host_has_gpu(host: HostReport) -> bool:
-    """The device shows a GPU, or Ollama holds something in VRAM (which proves one)."""
-    if any(not g.lost for g in host.gpus):
-        return True
-    return host.ollama is not None and bool(host.ollama.vram_bytes)
-
-
-def spilled(host: HostReport, model: OllamaModel) -> bool:
-    """A model split or on CPU on a node that has a GPU (the design note's "GPU falls back to CPU")."""
-    return model.placement in ("split", "cpu") and host_has_gpu(host)
-
-
-def spill_warnings(host: HostReport) -> tuple[HostError, ...]:
-    if host.ollama is None or host.ollama.status != "ok":
-        return ()
-    out = []
-    for m in host.ollama.models:
-        if spilled(host, m):
-            share = "wholly" if m.placement == "cpu" else f"{1 - (m.gpu_fraction or 0):.0%}"
-            out.append(HostError(SPILL_KIND, "ollama",
-                                 f"{m.name} is {share} on CPU (in RAM) although this node has a GPU"))
-    return tuple(out)
-
-
-def vram_breakdown(host: HostReport) -> VramBreakdown | None:
-    """Device used, Ollama reserved and the rest, when the host has both device data and an Ollama answer."""
-    live = [g for g in host.gpus if not g.lost]
-    if not live or host.ollama is None or host.ollama.status != "ok":
-        return None
-    used = _sum_known(g.memory_used_bytes for g in live)
-    reserved = host.ollama.vram_bytes
-    if used is None or reserved is None:
-        return None
-    return VramBreakdown(used, reserved, max(0, used - reserved), reserved > used)
-
-
-def ollama_to_dict(host: HostReport) -> dict[str, Any] | None:
-    report = host.ollama
-    if report is None:
-        return None
-    models = []
-    for m in report.models:
-        entry: dict[str, Any] = _plain(m)
-        entry.update(placement=m.placement, gpu_fraction=m.gpu_fraction, ram_bytes=m.ram_bytes,
-                     spilled=spilled(host, m))
-        models.append(entry)
-    return {
-        "url": report.url, "status": report.status, "error": report.error, "version": report.version,
-        "endpoint_from": report.endpoint_from, "source": report.source,
-        "vram_bytes": report.vram_bytes, "ram_bytes": report.ram_bytes, "gpu_accelerated": report.gpu_accelerated,
-        "models": models,
-    }
-
-
-def ollama_from_dict(data: Mapping[str, Any] | None, inference: Mapping[str, Any] | None) -> OllamaReport | None:
-    if data is None:
-        return None
-    report: OllamaReport = _build(OllamaReport, {k: v for k, v in data.items() if k != "models"}, {})
-    models = tuple(_build(OllamaModel, m, {}) for m in data.get("models") or ())
-    verdict = None if inference is None else _build(InferenceVerdict, inference, {})
-    return dataclasses.replace(report, models=models, inference=verdict)

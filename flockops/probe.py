@@ -43,7 +43,7 @@ CONTROLLER_ONLY = frozenset({
     "plugins.py", "hookspecs.py", "probe.py", "entrypoints.py",
     "watch.py", "history.py", "plot.py", "resident.py",  # issue 7
     # Asked or computed on the controller only: Ollama over HTTP, fit, check and its outputs.
-    "api.py", "ollama.py", "capacity.py", "check.py", "checkrun.py", "nagios.py", "prometheus.py",
+    "api.py", "ollama.py", "ollama_report.py", "capacity.py", "check.py", "checkrun.py", "nagios.py", "prometheus.py",
 })
 
 

@@ -14,7 +14,7 @@ from .model import FleetReport, GpuSample, HostReport, fleet_to_dict
 if TYPE_CHECKING:
     from .capacity import FitResult
     from .history import GpuSummary, Stats
-    from .model import InferenceVerdict, OllamaModel
+    from .ollama_report import InferenceVerdict, OllamaModel
     from .watch import HostView
 
 NA = "N/A"
@@ -249,7 +249,7 @@ def inference_line(verdict: InferenceVerdict) -> str:
 
 def ollama_lines(host: HostReport) -> list[str]:
     """The host's Ollama part: a header, the models, device beside Ollama, and the caveat."""
-    from .model import spilled, vram_breakdown
+    from .ollama_report import spilled, vram_breakdown
 
     report = host.ollama
     if report is None:

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 from flockops.history import History
-from flockops.model import FleetReport, GpuSample, HostError, HostReport, OllamaModel, OllamaReport
+from flockops.model import FleetReport, GpuSample, HostError, HostReport
+from flockops.ollama_report import OllamaModel, OllamaReport
 
 GIB = 1 << 30
 STEP_S = 300.0

@@ -11,7 +11,8 @@ from ollama_server import FakeOllama, free_port
 
 import flockops
 from flockops.capacity import default_margin, parse_margin, parse_size, plan
-from flockops.model import DriverAttempt, FleetReport, GpuSample, HostReport, OllamaModel, OllamaReport
+from flockops.model import DriverAttempt, FleetReport, GpuSample, HostReport
+from flockops.ollama_report import OllamaModel, OllamaReport
 
 GIB = 1 << 30
 MIB = 1 << 20

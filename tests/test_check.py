@@ -178,7 +178,7 @@ def test_lock_refuses_a_second_holder(tmp_path: Path) -> None:
 
 
 def test_ollama_spill_is_a_warning_on_gpu_hosts_only() -> None:
-    from flockops.model import OllamaModel, OllamaReport
+    from flockops.ollama_report import OllamaModel, OllamaReport
 
     ollama = OllamaReport(url="http://gpu:11434", status="ok", models=(
         OllamaModel("llama3.1:70b", size_bytes=40 * GIB, vram_bytes=20 * GIB),

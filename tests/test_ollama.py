@@ -14,16 +14,7 @@ from ollama_server import FakeOllama, free_port
 
 from flockops.errors import InventoryError
 from flockops.inventory import Target
-from flockops.model import (
-    DriverAttempt,
-    GpuSample,
-    HostReport,
-    OllamaModel,
-    OllamaReport,
-    host_from_dict,
-    host_to_dict,
-    ollama_to_dict,
-)
+from flockops.model import DriverAttempt, GpuSample, HostReport, host_from_dict, host_to_dict
 from flockops.ollama import (
     DEFAULT_URL,
     FROM_CLI,
@@ -40,6 +31,7 @@ from flockops.ollama import (
     normalize_url,
     query,
 )
+from flockops.ollama_report import OllamaModel, OllamaReport, ollama_to_dict
 from flockops.render import fleet_table, processor, until
 
 OLLAMA = DATA / "ollama"
@@ -311,7 +303,7 @@ def test_device_beside_ollama() -> None:
 
 
 def test_json_round_trip() -> None:
-    from flockops.model import InferenceVerdict
+    from flockops.ollama_report import InferenceVerdict
 
     verdict = InferenceVerdict("gpu-likely", "all-minilm", 8.5, 5, "server", reason="median ...")
     models = (OllamaModel("llama3.1:70b", 10_000_000_000, 4_800_000_000, 8192, "2318-11-24T14:03:49+01:00",
