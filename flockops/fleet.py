@@ -8,6 +8,7 @@ instead of holding the report back.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -121,7 +122,6 @@ def probe_host(target: Target, options: FleetOptions, local_drivers: Sequence[Dr
         return replace(report, address="local")
     deadline = time.monotonic() + options.timeout_s
     ship = shipment(local_drivers)
-    payload = probe_zip(ship.modules)
     from .probe import shell_commands
 
     try:
@@ -129,12 +129,12 @@ def probe_host(target: Target, options: FleetOptions, local_drivers: Sequence[Dr
         command = remote_command(target.python, options.selected_drivers, shell_commands(), ship.targets,
                                  serve=options.pool is not None)
         if options.pool is not None:
-            result = _exec_pooled(options.pool, target, endpoint, options, command, payload, deadline)
+            result = _exec_pooled(options.pool, target, endpoint, options, command, probe_zip(ship.modules), deadline)
         else:
             connection = SshConnection(endpoint, options.ssh, host_key_checking(target, options))
             try:
                 connection.open(deadline)
-                result = connection.exec(command, payload, deadline)
+                result = connection.exec(command, probe_zip(ship.modules), deadline)
             finally:
                 connection.close()
     except ConnectionFailure as exc:
@@ -176,13 +176,21 @@ def _exec_pooled(pool: ConnectionPool, target: Target, endpoint: Endpoint, optio
     return result
 
 
+def _build_ahead(modules: tuple[str, ...]) -> None:
+    # A failed build is not this thread's to report: each worker asks again and reports it as its host's.
+    with contextlib.suppress(Exception):
+        probe_zip(modules)
+
+
 def run_fleet(targets: Sequence[Target], options: FleetOptions, local_drivers: Sequence[Driver],
               clock: Callable[[], float] = time.monotonic) -> FleetReport:
     """Probe every target with ``options.forks`` workers; results come back in inventory order."""
     quiet_paramiko()
     if any(t.connection != "local" for t in targets):
-        # Built once here: workers racing into an empty cache would each compile it.
-        probe_zip(shipment(local_drivers).modules)
+        # Built beside the workers' first connections (its compression lets go of the GIL);
+        # a worker that is ready to send it first waits for it.
+        threading.Thread(target=_build_ahead, args=(shipment(local_drivers).modules,), daemon=True,
+                         name="flockops-probe-zip").start()
     results: dict[int, HostReport] = {}
     started: dict[int, float] = {}
     lock = threading.Condition()
