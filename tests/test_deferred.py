@@ -24,7 +24,9 @@ def test_probe_imports_leave_inspect_and_ctypes_util_unloaded() -> None:
         import sys
         from flockops import deferred
         deferred.install(deferred.PROBE)
-        import flockops.model, flockops.collect, pynvml
+        import flockops.model, flockops.collect
+        deferred.install(deferred.PYNVML)
+        import pynvml
         real = [n for n in ("inspect", "ctypes.util", "subprocess", "tempfile")
                 if not isinstance(sys.modules.get(n), deferred.DeferredModule) and n in sys.modules]
         print(",".join(real) or "none")
@@ -37,6 +39,7 @@ def test_first_use_imports_the_real_module() -> None:
         import sys
         from flockops import deferred
         deferred.install(deferred.PROBE)
+        deferred.install(deferred.PYNVML)
         import inspect
         from ctypes.util import find_library
         assert isinstance(inspect, deferred.DeferredModule)

@@ -36,6 +36,22 @@ def test_payload_runs_under_an_isolated_python(python: str, tmp_path: Path, nvml
     assert [(g["name"], g["source"]) for g in report["gpus"]] == [("NVIDIA H200", "nvml")]
 
 
+def test_probe_leaves_heavy_unused_modules_unimported(nvml_env) -> None:  # type: ignore[no-untyped-def]
+    """Every import costs every target on every report: these the probe's path must not load
+    (PYTHONPROFILEIMPORTTIME makes the target's python3 list each module it imports)."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPROFILEIMPORTTIME": "1",
+           **nvml_env([{"name": "NVIDIA H200", "memory_total": 1 << 30}])}
+    done = run_remote(remote_command("python3", None, planned_queries()), env, probe_zip())
+    assert done.stdout.decode().startswith(JSON_MARKER), done.stderr.decode()[-2000:]
+    imported = {line.rpartition("|")[2].strip() for line in done.stderr.decode().splitlines()
+                if line.startswith("import time:")}
+    # The log is really there; importlib.import_module (drivers, pynvml) is not logged, but what
+    # pynvml's own body imports is.
+    assert {"flockops.model", "json", "ctypes", "threading"} <= imported
+    assert imported.isdisjoint({"inspect", "ctypes.util", "subprocess", "tempfile", "typing", "zipfile",
+                                "importlib.abc", "flockops.ollama_report", "flockops.cli"})
+
+
 def test_without_python_the_shell_branch_records_nvidia_smi(tmp_path: Path) -> None:
     env = {"PATH": f"{FAKES}:/usr/bin:/bin", "FAKE_NVIDIA_SMI_CASE": str(DATA / "nvidia-smi/cases/h200-load")}
     done = run_remote(remote_command("/nonexistent/python3", None, planned_queries()), env, probe_zip())
