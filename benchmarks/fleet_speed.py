@@ -4,21 +4,22 @@ One real sshd on 127.0.0.1 serves every inventory host (different names, same po
 Like a real NVIDIA host, each has both an NVML library (the fake libnvidia-ml.so.1 with
 one H200) and nvidia-smi (the replaying fake, on a recorded H200 capture): flockops's
 probe reads NVML in-process, Ansible runs the nvidia-smi query. Same forks for every
-tool. Run: python benchmarks/fleet_speed.py [N ...]
+tool. The paramiko floor is timed twice: in-process (paramiko already imported) and as a
+program of its own (benchmarks/paramiko_floor.py), which is how flockops is timed.
+Run: python benchmarks/fleet_speed.py [N ...]
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from common import REPO, make_venv
+from paramiko_floor import floor
 
 sys.path.insert(0, str(REPO / "tests"))
 from nvmlfake import build_fake_nvml, write_config  # noqa: E402
@@ -39,32 +40,11 @@ def write_inventory(path: Path, n: int, port: int, user: str, key: Path, known_h
     return path
 
 
-def floor(n: int, port: int, user: str, key: Path, known_hosts: Path) -> float:
-    """The least any SSH fan-out can do: connect, authenticate, run `true`, close."""
-    import paramiko
-
-    def one(_: int) -> None:
-        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        client = paramiko.SSHClient()
-        client.load_system_host_keys(str(known_hosts))
-        client.connect("127.0.0.1", port=port, username=user, key_filename=str(key), sock=sock,
-                       allow_agent=False, look_for_keys=False)
-        _, stdout, _ = client.exec_command("true")
-        stdout.channel.recv_exit_status()
-        client.close()
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(FORKS) as pool:
-        list(pool.map(one, range(n)))
-    return time.perf_counter() - started
-
-
-def timed(argv: list[str], env: dict[str, str]) -> float:
+def timed(argv: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> float:
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
-    if done.returncode != 0:
+    if done.returncode not in ok:
         sys.exit(f"{argv[:3]} failed ({done.returncode}):\n{done.stdout[-1500:]}\n{done.stderr[-1500:]}")
     return elapsed
 
@@ -96,23 +76,33 @@ def main() -> None:
            "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
            # The SSH test user has no home directory.
            "ANSIBLE_REMOTE_TMP": "/tmp/.ansible-flockops-bench"}
-    print(f"cpu cores: {os.cpu_count()}, forks {FORKS}, one loopback sshd, fake nvidia-smi (H200 capture)\n")
-    print("| hosts | flockops report -i | ansible -m command | ansible -m raw | paramiko floor (`true`) | "
-          "command / flockops | flockops / floor |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"cpu cores: {os.cpu_count()}, forks {FORKS}, one loopback sshd, fake NVML + fake nvidia-smi (H200)\n")
+    print("| hosts | flockops report -i | ansible -m command | ansible -m raw | floor, in-process | floor, own process "
+          "| flockops, target python = `true` | command / flockops | flockops / floor (process) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     try:
         for n in sizes:
             inventory = write_inventory(world / f"inv{n}.ini", n, sshd.port, sshd.user, sshd.client_key,
                                         known_hosts)
-            ours_s = timed([str(ours / "flockops"), "report", "-i", str(inventory), "-f", str(FORKS),
-                            "--known-hosts", str(known_hosts), "-o", "json"], env)
+            # The same hosts with /bin/true as their python3: every host fails as probe_failed (exit 2),
+            # after the same connections and remote command; what is left is the probe itself.
+            no_probe = world / f"inv{n}-true.ini"
+            no_probe.write_text(inventory.read_text().replace("=/usr/bin/python3", "=/bin/true"))
+            report = [str(ours / "flockops"), "report", "-f", str(FORKS), "--known-hosts", str(known_hosts),
+                      "-o", "json"]
+            ours_s = timed([*report, "-i", str(inventory)], env)
+            transport_s = timed([*report, "-i", str(no_probe)], env, ok=(2,))
             command_s = timed([str(ansible / "ansible"), "all", "-i", str(inventory), "-f", str(FORKS),
                                "-m", "command", "-a", QUERY], env)
             raw_s = timed([str(ansible / "ansible"), "all", "-i", str(inventory), "-f", str(FORKS),
                            "-m", "raw", "-a", QUERY], env)
-            floor_s = floor(n, sshd.port, sshd.user, sshd.client_key, known_hosts)
+            floor_s = floor(n, sshd.port, sshd.user, sshd.client_key, known_hosts, FORKS)
+            floor_process_s = timed([str(ours / "python"), str(Path(__file__).with_name("paramiko_floor.py")), str(n),
+                                     str(sshd.port), sshd.user, str(sshd.client_key), str(known_hosts), str(FORKS)],
+                                    env)
             print(f"| {n} | {ours_s:.2f} s | {command_s:.2f} s | {raw_s:.2f} s | {floor_s:.2f} s | "
-                  f"{command_s / ours_s:.1f}x | {ours_s / floor_s:.2f}x |", flush=True)
+                  f"{floor_process_s:.2f} s | {transport_s:.2f} s | {command_s / ours_s:.1f}x | "
+                  f"{ours_s / floor_process_s:.2f}x |", flush=True)
     finally:
         sshd.stop()
         shutil.rmtree(world, ignore_errors=True)
