@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,3 +43,20 @@ def time_command(argv: Sequence[str], env: Mapping[str, str], runs: int = 20, wa
         if i >= warmup:
             samples.append(elapsed)
     return {"median_s": statistics.median(samples), "min_s": min(samples), "runs": runs}
+
+
+def probe_cpu_s(world: Path, runs: int = 9, command: str | None = None) -> float:
+    """CPU of one probe as a target runs it (shell + Python + NVML), without SSH: the median of ``runs``.
+    ``world`` holds the fake NVML (nvml/, nvml.conf); ``command`` replaces the probe (a baseline)."""
+    from flockops.drivers.nvidia_smi import planned_queries
+    from flockops.probe import probe_zip, remote_command
+
+    command = command or remote_command("/usr/bin/python3", None, planned_queries())
+    env = {"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": f"{world}/nvml", "FAKE_NVML_CONFIG": f"{world}/nvml.conf"}
+    samples = []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(["/bin/sh", "-c", command], input=probe_zip(), env=env, capture_output=True, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        samples.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return statistics.median(samples)

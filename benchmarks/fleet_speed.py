@@ -4,8 +4,9 @@ One real sshd on 127.0.0.1 serves every inventory host (different names, same po
 Like a real NVIDIA host, each has both an NVML library (the fake libnvidia-ml.so.1 with
 one H200) and nvidia-smi (the replaying fake, on a recorded H200 capture): flockops's
 probe reads NVML in-process, Ansible runs the nvidia-smi query. Same forks for every
-tool. The paramiko floor is timed twice: in-process (paramiko already imported) and as a
-program of its own (benchmarks/paramiko_floor.py), which is how flockops is timed.
+tool, each figure the median of FLEET_BENCH_RUNS (3) interleaved runs. The paramiko
+floor is timed twice: in-process (paramiko already imported) and as a program of its own
+(benchmarks/paramiko_floor.py), which is how flockops is timed.
 Run: python benchmarks/fleet_speed.py [N ...]
 """
 
@@ -13,12 +14,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-from common import REPO, make_venv
+from common import REPO, make_venv, probe_cpu_s
 from paramiko_floor import floor
 
 sys.path.insert(0, str(REPO / "tests"))
@@ -26,6 +30,7 @@ from nvmlfake import build_fake_nvml, write_config  # noqa: E402
 from sshd import start_sshd, world_readable_dir  # noqa: E402
 
 FORKS = 20
+RUNS = int(os.environ.get("FLEET_BENCH_RUNS", "3"))  # each figure is the median of this many runs
 QUERY = ("nvidia-smi --query-gpu=index,name,uuid,pci.bus_id,driver_version,memory.total,memory.used,memory.free,"
          "utilization.gpu,utilization.memory,temperature.gpu,power.draw,enforced.power.limit,fan.speed "
          "--format=csv,noheader,nounits")
@@ -76,7 +81,10 @@ def main() -> None:
            "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
            # The SSH test user has no home directory.
            "ANSIBLE_REMOTE_TMP": "/tmp/.ansible-flockops-bench"}
-    print(f"cpu cores: {os.cpu_count()}, forks {FORKS}, one loopback sshd, fake NVML + fake nvidia-smi (H200)\n")
+    print(f"cpu cores: {os.cpu_count()}, forks {FORKS}, one loopback sshd, fake NVML + fake nvidia-smi (H200), "
+          f"median of {RUNS} runs\n")
+    print(f"CPU of one probe as a target runs it (sh + python3 + NVML, no SSH): {probe_cpu_s(world) * 1000:.0f} ms; "
+          f"of `python3 -c pass`: {probe_cpu_s(world, command='/usr/bin/python3 -c pass') * 1000:.0f} ms\n")
     print("| hosts | flockops report -i | ansible -m command | ansible -m raw | floor, in-process | floor, own process "
           "| flockops, target python = `true` | command / flockops | flockops / floor (process) |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -90,19 +98,26 @@ def main() -> None:
             no_probe.write_text(inventory.read_text().replace("=/usr/bin/python3", "=/bin/true"))
             report = [str(ours / "flockops"), "report", "-f", str(FORKS), "--known-hosts", str(known_hosts),
                       "-o", "json"]
-            ours_s = timed([*report, "-i", str(inventory)], env)
-            transport_s = timed([*report, "-i", str(no_probe)], env, ok=(2,))
-            command_s = timed([str(ansible / "ansible"), "all", "-i", str(inventory), "-f", str(FORKS),
-                               "-m", "command", "-a", QUERY], env)
-            raw_s = timed([str(ansible / "ansible"), "all", "-i", str(inventory), "-f", str(FORKS),
-                           "-m", "raw", "-a", QUERY], env)
-            floor_s = floor(n, sshd.port, sshd.user, sshd.client_key, known_hosts, FORKS)
-            floor_process_s = timed([str(ours / "python"), str(Path(__file__).with_name("paramiko_floor.py")), str(n),
-                                     str(sshd.port), sshd.user, str(sshd.client_key), str(known_hosts), str(FORKS)],
-                                    env)
-            print(f"| {n} | {ours_s:.2f} s | {command_s:.2f} s | {raw_s:.2f} s | {floor_s:.2f} s | "
-                  f"{floor_process_s:.2f} s | {transport_s:.2f} s | {command_s / ours_s:.1f}x | "
-                  f"{ours_s / floor_process_s:.2f}x |", flush=True)
+            ansible_all = [str(ansible / "ansible"), "all", "-i", str(inventory), "-f", str(FORKS)]
+            floor_script = [str(ours / "python"), str(Path(__file__).with_name("paramiko_floor.py")), str(n),
+                            str(sshd.port), sshd.user, str(sshd.client_key), str(known_hosts), str(FORKS)]
+            tools: dict[str, Callable[[], float]] = {
+                "ours": partial(timed, [*report, "-i", str(inventory)], env),
+                "command": partial(timed, [*ansible_all, "-m", "command", "-a", QUERY], env),
+                "raw": partial(timed, [*ansible_all, "-m", "raw", "-a", QUERY], env),
+                "floor": partial(floor, n, sshd.port, sshd.user, sshd.client_key, known_hosts, FORKS),
+                "floor_process": partial(timed, floor_script, env),
+                "transport": partial(timed, [*report, "-i", str(no_probe)], env, ok=(2,)),
+            }
+            # Rounds interleave the tools, so that a busy moment of the machine spreads over all of them.
+            samples: dict[str, list[float]] = {name: [] for name in tools}
+            for _ in range(RUNS):
+                for name, run in tools.items():
+                    samples[name].append(run())
+            m = {name: statistics.median(values) for name, values in samples.items()}
+            print(f"| {n} | {m['ours']:.2f} s | {m['command']:.2f} s | {m['raw']:.2f} s | {m['floor']:.2f} s | "
+                  f"{m['floor_process']:.2f} s | {m['transport']:.2f} s | {m['command'] / m['ours']:.1f}x | "
+                  f"{m['ours'] / m['floor_process']:.2f}x |", flush=True)
     finally:
         sshd.stop()
         shutil.rmtree(world, ignore_errors=True)

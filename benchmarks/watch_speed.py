@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -22,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import REPO
+from common import REPO, probe_cpu_s
 from fleet_speed import write_inventory
 
 sys.path.insert(0, str(REPO / "tests"))
@@ -58,22 +57,6 @@ def watch(inventory: Path, known_hosts: Path, env: dict[str, str], interval: flo
     if len(ticks) != count:
         sys.exit(f"expected {count} timing lines:\n{stderr[-2000:]}")
     return ticks, machine, elapsed
-
-
-def probe_cpu_s(world: Path, runs: int = 5) -> float:
-    """CPU of one probe as a target runs it (shell + Python + NVML), without SSH: the median of ``runs``."""
-    from flockops.drivers.nvidia_smi import planned_queries
-    from flockops.probe import probe_zip, remote_command
-
-    command = remote_command("/usr/bin/python3", None, planned_queries())
-    env = {"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": f"{world}/nvml", "FAKE_NVML_CONFIG": f"{world}/nvml.conf"}
-    samples = []
-    for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        subprocess.run(["/bin/sh", "-c", command], input=probe_zip(), env=env, capture_output=True, check=True)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        samples.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-    return statistics.median(samples)
 
 
 def main() -> None:
