@@ -9,7 +9,10 @@ the real module, so code that does use it sees no difference.
 - ``pynvml`` imports ``ctypes.util`` (subprocess, shutil, tempfile) for ``find_library``, which
   it calls on Windows only. With inspect, a fifth of the probe's CPU; about 8 ms of a local report.
 - On the controller, ``paramiko.config`` imports ``invoke`` (unittest.mock, asyncio: about
-  50 ms) for ``Match exec`` lines of an SSH config only.
+  50 ms) for ``Match exec`` lines of an SSH config only, and ``paramiko/__init__.py`` imports
+  ``importlib.metadata`` (email, zipfile, csv: about 50 ms) for ``version("paramiko")`` alone.
+  That ``version`` is answered from the distribution's ``.dist-info`` directly
+  (:func:`flockops.entrypoints.distribution_version`), or by the real one when that scan finds none.
 """
 
 from __future__ import annotations
@@ -17,14 +20,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import ModuleType
-
-# module -> names that `from module import name` reads at import time; each becomes a function
-# that imports the real module when it is called, not when it is imported.
-PROBE: dict[str, tuple[str, ...]] = {"inspect": ()}  # installed by the probe's bootstrap
-PYNVML: dict[str, tuple[str, ...]] = {"ctypes.util": ("find_library",)}  # by the NVML driver, before pynvml
-CONTROLLER: dict[str, tuple[str, ...]] = {"invoke": ()}  # by flockops.connection, before paramiko
 
 
 class DeferredModule(ModuleType):
@@ -45,7 +42,11 @@ class DeferredModule(ModuleType):
         return real
 
 
-def _forward(module: DeferredModule, attr: str) -> object:
+Attribute = Callable[[DeferredModule, str], object]
+
+
+def forward(module: DeferredModule, attr: str) -> object:
+    """A function that imports the real module when it is called, not when it is imported."""
     def call(*args: object, **kwargs: object) -> object:
         return getattr(module._real(), attr)(*args, **kwargs)
 
@@ -53,13 +54,32 @@ def _forward(module: DeferredModule, attr: str) -> object:
     return call
 
 
-def install(modules: Mapping[str, tuple[str, ...]]) -> None:
+def fast_version(module: DeferredModule, attr: str) -> object:
+    """``importlib.metadata.version`` read from the ``.dist-info`` itself; the real one otherwise."""
+    def version(distribution_name: str) -> str:
+        from .entrypoints import distribution_version
+
+        found = distribution_version(distribution_name)
+        return found if found is not None else getattr(module._real(), attr)(distribution_name)
+
+    return version
+
+
+# module -> the attributes it has before the real module is imported: names that
+# `from module import name` reads at import time, each made by its function.
+StandIns = Mapping[str, Mapping[str, Attribute]]
+PROBE: StandIns = {"inspect": {}}  # installed by the probe's bootstrap
+PYNVML: StandIns = {"ctypes.util": {"find_library": forward}}  # by the NVML driver, before pynvml
+CONTROLLER: StandIns = {"invoke": {}, "importlib.metadata": {"version": fast_version}}  # before paramiko
+
+
+def install(modules: StandIns) -> None:
     """Put stand-ins in place for those of ``modules`` that are installed and not imported yet
     (one that is missing stays missing, so that an ``except ImportError`` still sees it)."""
-    for name, eager in modules.items():
+    for name, attributes in modules.items():
         if name in sys.modules or importlib.util.find_spec(name) is None:
             continue
         module = DeferredModule(name)
-        for attr in eager:
-            setattr(module, attr, _forward(module, attr))
+        for attr, make in attributes.items():
+            setattr(module, attr, make(module, attr))
         sys.modules[name] = module

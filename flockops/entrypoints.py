@@ -93,3 +93,19 @@ def entry_points(group: str, path: Iterable[str] | None = None) -> list[EntryPoi
                 version = version or _version(entry.path, match.group("version"))
                 found.append(EntryPoint(name, value, dist, version))
     return found
+
+
+def distribution_version(name: str, path: Iterable[str] | None = None) -> str | None:
+    """The version of the first distribution called ``name`` on ``path`` (default ``sys.path``), as
+    ``importlib.metadata.version`` gives it; None when there is none that this scan can see."""
+    wanted = _normalise(name)
+    for directory in path if path is not None else sys.path:
+        try:
+            entries = sorted(os.scandir(directory or "."), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            match = _META_DIR.match(entry.name)
+            if match and _normalise(match.group("name")) == wanted and entry.is_dir():
+                return _version(entry.path, match.group("version"))
+    return None

@@ -76,3 +76,34 @@ def test_paramiko_match_exec_still_runs_invoke(tmp_path: Path, matches: bool) ->
         print(found.get("user", "none"))
     """)
     assert out.splitlines() == ["DeferredModule", "matched" if matches else "none"]
+
+
+def test_paramiko_imports_without_loading_importlib_metadata() -> None:
+    out = run("""
+        import sys
+        import flockops.connection, paramiko
+        from importlib import metadata
+        print(paramiko.__version__, type(sys.modules["importlib.metadata"]).__name__, metadata.version("pluggy"))
+        import importlib.metadata as real_metadata
+        print(real_metadata.distribution("pluggy").metadata["Name"])  # first real use loads the real module
+        print(type(sys.modules["importlib.metadata"]).__name__)
+    """)
+    import importlib.metadata
+
+    assert out.splitlines() == [
+        f"{importlib.metadata.version('paramiko')} DeferredModule {importlib.metadata.version('pluggy')}",
+        "pluggy", "module"]
+
+
+def test_dist_info_versions_match_importlib_metadata() -> None:
+    """Every distribution installed here: the direct .dist-info read gives importlib.metadata's answer."""
+    import importlib.metadata
+
+    from flockops.entrypoints import distribution_version
+
+    names = {d.metadata["Name"] for d in importlib.metadata.distributions()}
+    assert len(names) > 10
+    for name in sorted(names):
+        assert distribution_version(name) == importlib.metadata.version(name), name
+        assert distribution_version(name.upper().replace("-", "_")) == importlib.metadata.version(name), name
+    assert distribution_version("no-such-distribution-here") is None
