@@ -32,7 +32,8 @@ BANNER_RETRIES = 3
 SYSTEM_KNOWN_HOSTS = Path("/etc/ssh/ssh_known_hosts")
 
 
-# paramiko.config imports invoke at the top, for `Match exec` lines only (see flockops.deferred).
+# paramiko imports invoke (for `Match exec` only) and importlib.metadata (for its own version) at
+# the top: stand-ins until something really uses them (see flockops.deferred).
 deferred.install(deferred.CONTROLLER)
 
 
