@@ -7,7 +7,7 @@ the real module, so code that does use it sees no difference.
 - The remote probe is a fresh ``python3`` per host per report. ``dataclasses`` imports
   ``inspect`` only to write a docstring for a class that has none (ours all have one).
 - ``pynvml`` imports ``ctypes.util`` (subprocess, shutil, tempfile) for ``find_library``, which
-  it calls on Windows only. With inspect, a fifth of the probe's CPU; about 8 ms of a local report.
+  it calls on Windows only. With inspect, a fifth of the probe's CPU.
 - On the controller, ``paramiko.config`` imports ``invoke`` (unittest.mock, asyncio: about
   50 ms) for ``Match exec`` lines of an SSH config only, and ``paramiko/__init__.py`` imports
   ``importlib.metadata`` (email, zipfile, csv: about 50 ms) for ``version("paramiko")`` alone.
