@@ -300,7 +300,7 @@ def build_dataclass(cls: Any, data: Mapping[str, Any], nested: Mapping[str, Any]
 
 def gpu_from_dict(data: Mapping[str, Any]) -> GpuSample:
     gpu: GpuSample = build_dataclass(GpuSample, data, {"processes": GpuProcess, "mig_devices": MigDevice,
-                                             "temperatures": TemperatureReading})
+                                                       "temperatures": TemperatureReading})
     return gpu
 
 
