@@ -36,6 +36,31 @@ def test_payload_runs_under_an_isolated_python(python: str, tmp_path: Path, nvml
     assert [(g["name"], g["source"]) for g in report["gpus"]] == [("NVIDIA H200", "nvml")]
 
 
+def _other_pythons() -> list[str]:
+    """Interpreters other than this one that a target might have: the system's python3.X, pyenv's."""
+    found = [*Path("/usr/bin").glob("python3.[0-9]*"), *Path("/usr/local/bin").glob("python3.[0-9]*"),
+             *(Path.home() / ".pyenv" / "versions").glob("3.*/bin/python3")]
+    by_real = {p.resolve(): p for p in found if p.name.replace("python3.", "").isdigit() or p.name == "python3"}
+    by_real.pop(Path(sys.executable).resolve(), None)
+    return sorted(str(p) for p in by_real.values())
+
+
+@pytest.mark.parametrize("python", _other_pythons() or [pytest.param(None, marks=pytest.mark.skip("no other python"))])
+def test_payload_on_other_python_versions(python: str, nvml_env) -> None:  # type: ignore[no-untyped-def]
+    """Code objects travel for the controller's Python only: any other 3.10+ compiles the sources
+    (and meets the stand-ins of flockops.deferred on its own dataclasses); 3.9 and older get the shell branch."""
+    version = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2] >= (3, 10))"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    env = {"PATH": "/usr/bin:/bin", **nvml_env([{"name": "NVIDIA H200", "memory_total": 1 << 30}])}
+    done = run_remote(remote_command(python, None, planned_queries()), env, probe_zip())
+    marker, _, body = done.stdout.decode().partition("\n")
+    if version == "True":
+        assert marker == JSON_MARKER, done.stderr.decode()[-1000:]
+        assert [(g["name"], g["source"]) for g in json.loads(body)["gpus"]] == [("NVIDIA H200", "nvml")]
+    else:
+        assert marker == SHELL_MARKER
+
+
 def test_probe_leaves_heavy_unused_modules_unimported(nvml_env) -> None:  # type: ignore[no-untyped-def]
     """Every import costs every target on every report: these the probe's path must not load
     (PYTHONPROFILEIMPORTTIME makes the target's python3 list each module it imports)."""
