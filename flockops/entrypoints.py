@@ -67,8 +67,9 @@ def _version(meta_dir: str, fallback: str | None) -> str | None:
     return fallback
 
 
-def entry_points(group: str, path: Iterable[str] | None = None) -> list[EntryPoint]:
-    found: list[EntryPoint] = []
+def _distributions(path: Iterable[str] | None) -> Iterator[tuple[str, str, str | None]]:
+    """(normalised name, metadata directory, version from its name) of each distribution on
+    ``path`` (default ``sys.path``); the first of a name wins, as with importlib.metadata."""
     seen: set[str] = set()
     for directory in path if path is not None else sys.path:
         try:
@@ -80,18 +81,23 @@ def entry_points(group: str, path: Iterable[str] | None = None) -> list[EntryPoi
             if not match or not entry.is_dir():
                 continue
             dist = _normalise(match.group("name"))
-            if dist in seen:
-                continue
-            seen.add(dist)
-            try:
-                with open(os.path.join(entry.path, "entry_points.txt"), encoding="utf-8") as handle:
-                    text = handle.read()
-            except OSError:
-                continue
-            version = None
-            for name, value in _section(text, group):
-                version = version or _version(entry.path, match.group("version"))
-                found.append(EntryPoint(name, value, dist, version))
+            if dist not in seen:
+                seen.add(dist)
+                yield dist, entry.path, match.group("version")
+
+
+def entry_points(group: str, path: Iterable[str] | None = None) -> list[EntryPoint]:
+    found: list[EntryPoint] = []
+    for dist, meta_dir, dir_version in _distributions(path):
+        try:
+            with open(os.path.join(meta_dir, "entry_points.txt"), encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError:
+            continue
+        version = None
+        for name, value in _section(text, group):
+            version = version or _version(meta_dir, dir_version)
+            found.append(EntryPoint(name, value, dist, version))
     return found
 
 
@@ -99,13 +105,7 @@ def distribution_version(name: str, path: Iterable[str] | None = None) -> str | 
     """The version of the first distribution called ``name`` on ``path`` (default ``sys.path``), as
     ``importlib.metadata.version`` gives it; None when there is none that this scan can see."""
     wanted = _normalise(name)
-    for directory in path if path is not None else sys.path:
-        try:
-            entries = sorted(os.scandir(directory or "."), key=lambda e: e.name)
-        except OSError:
-            continue
-        for entry in entries:
-            match = _META_DIR.match(entry.name)
-            if match and _normalise(match.group("name")) == wanted and entry.is_dir():
-                return _version(entry.path, match.group("version"))
+    for dist, meta_dir, dir_version in _distributions(path):
+        if dist == wanted:
+            return _version(meta_dir, dir_version)
     return None
