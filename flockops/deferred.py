@@ -83,3 +83,6 @@ def install(modules: StandIns) -> None:
         for attr, make in attributes.items():
             setattr(module, attr, make(module, attr))
         sys.modules[name] = module
+        parent, _, child = name.rpartition(".")
+        if parent:  # `import ctypes.util` then reads ctypes.util: the package must have it (find_spec imported it)
+            setattr(sys.modules[parent], child, module)

@@ -51,6 +51,20 @@ def test_first_use_imports_the_real_module() -> None:
     assert out.splitlines() == ["(a, b=2)", "module True", "True module"]
 
 
+def test_dotted_stand_ins_are_reachable_from_their_package() -> None:
+    """`import ctypes.util` binds ctypes and reads its attribute util: it must be the stand-in."""
+    out = run("""
+        from flockops import deferred
+        deferred.install(deferred.PYNVML)
+        deferred.install(deferred.CONTROLLER)
+        import ctypes.util, importlib.metadata
+        print(type(ctypes.util).__name__, type(importlib.metadata).__name__)
+        print(ctypes.util.find_library("c") is not None, bool(importlib.metadata.version("pluggy")))
+        print(importlib.metadata.distribution("pluggy").metadata["Name"], type(ctypes.util).__name__)  # used: real now
+    """)
+    assert out.splitlines() == ["DeferredModule DeferredModule", "True True", "pluggy module"]
+
+
 def test_a_missing_module_stays_missing() -> None:
     out = run("""
         from flockops import deferred
