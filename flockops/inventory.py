@@ -4,7 +4,8 @@ An inventory that works with ``ansible-inventory -i FILE`` works here unchanged,
 hosts, groups and variables: ``Inventory.to_list_json()`` prints what ``ansible-inventory --list``
 prints, except that secrets are masked. The rules follow ansible-core 2.19, read from its source:
 
-- ``plugins/inventory/yaml.py`` and ``ini.py``: the two file formats;
+- ``plugins/inventory/yaml.py`` and ``ini.py``: the two file formats (YAML in
+  :mod:`flockops.inventory_yaml`, imported only when a YAML file is read);
 - ``plugins/inventory/__init__.py``: ``expand_hostname_range`` (``node[01:20]``, ``[1:9:2]``, ``[a:f]``);
 - ``inventory/data.py`` and ``group.py``: the implicit ``all`` and ``ungrouped`` groups, group depth;
 - ``vars/manager.py``, ``inventory/helpers.py`` and ``plugins/vars/host_group_vars.py``: which variable
@@ -30,8 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from flockops import limit as _limit
 from flockops.errors import InventoryError
 
@@ -54,7 +53,6 @@ _INTERNAL_VARS = frozenset({
     "inventory_hostname_short", "groups", "group_names", "hostvars", "playbook_dir", "play_hosts", "role_name",
     "role_names", "role_path", "role_uuid",
 })
-_YAML_SECTIONS = ("vars", "children", "hosts")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -471,10 +469,13 @@ def _read_source(builder: _Builder, path: Path) -> None:
     suffix = path.suffix.lower()
     if suffix == ".toml":
         raise InventoryError("TOML inventories are not supported; use YAML or INI", shown)
-    if suffix in YAML_SUFFIXES or (not suffix and _looks_like_yaml_mapping(text)):
-        _YamlReader(builder, shown, _json_tabs_as_spaces(text)).read()
-    else:
-        _IniReader(builder, shown).read(text.splitlines())
+    if suffix in YAML_SUFFIXES or not suffix:
+        from .inventory_yaml import YamlReader, looks_like_yaml_mapping  # PyYAML: 25 ms, only for YAML
+
+        if suffix or looks_like_yaml_mapping(text):
+            YamlReader(builder, shown, _json_tabs_as_spaces(text)).read()
+            return
+    _IniReader(builder, shown).read(text.splitlines())
 
 
 def _json_tabs_as_spaces(text: str) -> str:
@@ -489,33 +490,6 @@ def _json_tabs_as_spaces(text: str) -> str:
     return text.replace("\t", " ")
 
 
-def _looks_like_yaml_mapping(text: str) -> bool:
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-    except yaml.YAMLError:
-        return False
-    return isinstance(node, yaml.MappingNode)
-
-
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader plus the two Ansible tags an inventory may hold."""
-
-
-def _construct_vault(loader: yaml.SafeLoader, node: yaml.Node) -> Vaulted:
-    return Vaulted(str(loader.construct_scalar(node)))  # type: ignore[arg-type]
-
-
-def _construct_unsafe(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-    # !unsafe only stops Jinja templating, which flockops never does: the plain value.
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    return loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-
-
-_Loader.add_constructor("!vault", _construct_vault)
-_Loader.add_constructor("!unsafe", _construct_unsafe)
 
 
 @dataclass
@@ -709,33 +683,13 @@ class _Builder:
                 break
         else:
             return {}
+        from .inventory_yaml import read_vars_file  # PyYAML: 25 ms, only when there are such files
+
         merged: dict[str, Any] = {}
         for file in files:
-            merged.update(self._read_vars_file(file))
+            merged.update(read_vars_file(file))
         return merged
 
-    def _read_vars_file(self, file: Path) -> dict[str, Any]:
-        shown = str(file)
-        try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InventoryError(f"cannot read variables file: {exc}", shown) from None
-        loader = _Loader(text)
-        try:
-            node = loader.get_single_node()
-            data = None if node is None else loader.construct_document(node)
-        except yaml.YAMLError as exc:
-            raise _yaml_error(exc, shown) from None
-        finally:
-            loader.dispose()
-        if not data:
-            # ansible-core skips an empty file (or one holding only null, {} or an empty string).
-            return {}
-        if not isinstance(data, Mapping):
-            line = node.start_mark.line + 1 if node is not None else None
-            raise InventoryError(f"a variables file must be a mapping of variable names, got {_kind(data)}",
-                                 shown, line)
-        return {str(k): v for k, v in data.items()}
 
 
 def _dir_vars_files(directory: Path) -> list[Path]:
@@ -750,32 +704,6 @@ def _dir_vars_files(directory: Path) -> list[Path]:
         elif entry.is_file() and suffix in _VARS_FILE_SUFFIXES:
             found.append(entry)
     return found
-
-
-def _yaml_error(exc: yaml.YAMLError, file: str) -> InventoryError:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None)
-    detail = f"{context}: {problem}" if context else problem
-    return InventoryError(f"YAML syntax error: {detail}", file, mark.line + 1 if mark is not None else None)
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    return f"a {type(value).__name__}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -840,158 +768,6 @@ def expand_range(name: str) -> list[str]:
 
 # --------------------------------------------------------------------------------------------------
 # YAML
-
-
-class _YamlReader:
-    """ansible-core's yaml inventory plugin, reading node by node so that errors can name their line."""
-
-    def __init__(self, builder: _Builder, file: str, text: str) -> None:
-        self.b = builder
-        self.file = file
-        self.text = text
-        self.loader = _Loader(text)
-
-    def read(self) -> None:
-        try:
-            try:
-                root = self.loader.get_single_node()
-            except yaml.YAMLError as exc:
-                raise _yaml_error(exc, self.file) from None
-            if root is None:
-                self.b.warn("the inventory is empty", None)
-                return
-            if not isinstance(root, yaml.MappingNode):
-                raise self.b.error("a YAML inventory must be a mapping of group names, got "
-                                   f"{_node_kind(root)}", _line(root))
-            pairs = self._pairs(root)
-            if "plugin" in [k for k, _, _ in pairs]:
-                raise self.b.error("this is an inventory plugin configuration ('plugin' key), which flockops "
-                                   "cannot run; give a YAML or INI inventory", _line(root), "plugin")
-            for name, key_node, value in pairs:
-                self._group(name, key_node, value)
-        finally:
-            self.loader.dispose()
-
-    def _pairs(self, node: yaml.MappingNode) -> list[tuple[Any, yaml.Node, yaml.Node]]:
-        try:
-            explicit: set[Any] = set()
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue
-                key = self.loader.construct_object(key_node, deep=True)
-                if isinstance(key, (list, dict)):
-                    raise self.b.error(f"a key must be a name, got {_kind(key)}", _line(key_node))
-                if key in explicit:
-                    self.b.warn(f"duplicate key {key!r}; the last one wins", _line(key_node))
-                explicit.add(key)
-            self.loader.flatten_mapping(node)  # resolves "<<" merge keys, which the explicit keys override
-            # Later keys win, at the place of the first, as in a Python dict (and in Ansible).
-            pairs: dict[Any, tuple[Any, yaml.Node, yaml.Node]] = {}
-            for key_node, value_node in node.value:
-                key = self.loader.construct_object(key_node, deep=True)
-                pairs[key] = (key, key_node, value_node)
-            return list(pairs.values())
-        except yaml.YAMLError as exc:
-            raise _yaml_error(exc, self.file) from None
-
-    def _value(self, node: yaml.Node) -> Any:
-        try:
-            return self.loader.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            raise _yaml_error(exc, self.file) from None
-
-    def _group(self, name: Any, key_node: yaml.Node, node: yaml.Node) -> None:
-        """Read one group, or warn and skip it when its value is neither a mapping nor empty."""
-        line = _line(key_node)
-        if not _is_null(node) and not isinstance(node, yaml.MappingNode):
-            self.b.warn(f"group {name!r} skipped: a group must be a mapping or empty, got {_node_kind(node)}", line)
-            return
-        if not isinstance(name, str) or not name:
-            raise self.b.error(f"a group name must be a non-empty string, got {name!r}", line)
-        self.b.add_group(name, line)
-        if not isinstance(node, yaml.MappingNode):
-            return
-        sections = self._pairs(node)
-        for key, section_key, section in sections:
-            if key in _YAML_SECTIONS and not (_is_null(section) or isinstance(section, yaml.MappingNode)
-                                              or _is_string(section)):
-                what = {"hosts": "host names", "vars": "variable names", "children": "group names"}[key]
-                raise self.b.error(f"group {name!r} key {key!r} must be a mapping of {what}, got "
-                                   f"{_node_kind(section)}", _line(section_key), key)
-        for key, section_key, section in sections:
-            if key not in _YAML_SECTIONS:
-                if isinstance(section, yaml.MappingNode) or _is_null(section):
-                    # ansible-core is silent about an unknown key with no value; a typo ("host:") deserves a word.
-                    self.b.warn(f"group {name!r} key {key!r} ignored: only 'hosts', 'vars' and 'children' are "
-                                "valid", _line(section_key))
-                else:
-                    self.b.warn(f"group {name!r} key {key!r} skipped: it is {_node_kind(section)}, not a mapping",
-                                _line(section_key))
-                continue
-            if _is_null(section):
-                continue
-            entries: list[tuple[Any, yaml.Node, yaml.Node | None]]
-            if isinstance(section, yaml.MappingNode):
-                entries = list(self._pairs(section))
-            else:
-                # A string: "hosts: node01" is allowed and means "hosts: {node01: }".
-                entries = [(self._value(section), section, None)]
-            if key == "vars":
-                for var, var_node, value_node in entries:
-                    value = None if value_node is None else self._value(value_node)
-                    self.b.set_group_var(name, str(var), value, _line(var_node))
-            elif key == "children":
-                for child, child_node, child_value in entries:
-                    self._group(child, child_node, _NULL if child_value is None else child_value)
-                    # Even after a warning, as in ansible-core: fine if the name is a known group (or host).
-                    self.b.add_child(name, str(child), _line(child_node))
-            else:
-                for pattern, host_node, vars_node in entries:
-                    self._hosts(name, pattern, host_node, vars_node)
-
-    def _hosts(self, group: str, pattern: Any, node: yaml.Node, vars_node: yaml.Node | None) -> None:
-        line = _line(node)
-        if not isinstance(pattern, str):
-            raise self.b.error(f"group {group!r} host {pattern!r} must be a string; quote numbers", line, str(pattern))
-        try:
-            names, port = expand_hosts(pattern)
-        except ValueError as exc:
-            raise self.b.error(f"group {group!r} host {pattern!r}: {exc}", line, pattern) from None
-        pairs: list[tuple[Any, yaml.Node, yaml.Node]] = []
-        if vars_node is not None and not _is_null(vars_node):
-            if not isinstance(vars_node, yaml.MappingNode):
-                raise self.b.error(f"group {group!r} host {pattern!r} must have a mapping of variables or "
-                                   f"nothing, got {_node_kind(vars_node)}", line, pattern)
-            pairs = self._pairs(vars_node)
-        for host in names:
-            self.b.add_host(host, group, port, line)
-            for var, var_node, value_node in pairs:
-                self.b.set_host_var(host, str(var), self._value(value_node), _line(var_node))
-
-
-_NULL = yaml.ScalarNode("tag:yaml.org,2002:null", "")
-
-
-def _line(node: yaml.Node) -> int:
-    return int(node.start_mark.line) + 1
-
-
-def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
-
-
-def _is_string(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str"
-
-
-def _node_kind(node: yaml.Node) -> str:
-    if isinstance(node, yaml.SequenceNode):
-        return "a list"
-    if isinstance(node, yaml.MappingNode):
-        return "a mapping"
-    kinds = {"null": "nothing (null)", "bool": "a boolean", "int": "an integer", "float": "a number",
-             "str": "a string"}
-    return kinds.get(str(node.tag).rsplit(":", 1)[-1], f"a {node.tag} value")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ _READ_SIZED = "sys.stdin.buffer.read(int(sys.stdin.buffer.readline()))"
 # Controller-side modules (CLI, rendering, SSH, inventory, plugin loading) never travel;
 # every other module of the package does, so a new driver or helper needs no list entry.
 CONTROLLER_ONLY = frozenset({
-    "__main__.py", "cli.py", "render.py", "fleet.py", "connection.py", "inventory.py", "limit.py",
+    "__main__.py", "cli.py", "render.py", "fleet.py", "connection.py", "inventory.py", "inventory_yaml.py", "limit.py",
     "plugins.py", "hookspecs.py", "probe.py", "entrypoints.py",
     "watch.py", "history.py", "plot.py", "resident.py",  # issue 7
     # Asked or computed on the controller only: Ollama over HTTP, fit, check and its outputs.

@@ -729,3 +729,24 @@ def test_example_prod_details() -> None:
     assert h100.vars["flockops_crit_temp"] == 90
     assert target_for(inv.host("gpu-a100-15.dc1.example.com")).port == 2222
     assert inv.host("infer-1.dc1.example.com").vars["ollama_url"] == "http://infer-1.dc1.example.com:11500"
+
+
+@pytest.mark.parametrize(("files", "needs_yaml"), [
+    ({"hosts.ini": "[gpus]\nnode[01:03] ansible_host=10.0.0.1\n[gpus:vars]\nansible_port=2222\n"}, False),
+    ({"hosts.ini": "[gpus]\nnode01\n", "group_vars/gpus.yml": "ansible_user: ml\n"}, True),
+    ({"hosts.yml": "gpus:\n  hosts:\n    node01:\n"}, True),
+])
+def test_pyyaml_is_imported_only_for_yaml_files(tmp_path: Path, files: dict[str, str], needs_yaml: bool) -> None:
+    """PyYAML costs every run about 25 ms to import: an INI inventory without YAML files goes without it."""
+    import subprocess
+    import sys
+
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    inventory = tmp_path / next(iter(files))
+    code = ("import sys; from pathlib import Path; from flockops.inventory import load_inventory; "
+            f"inv = load_inventory(Path({str(inventory)!r})); print(len(inv.hosts), 'yaml' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    hosts = 3 if "node[01:03]" in files.get("hosts.ini", "") else 1
+    assert done.stdout.split() == [str(hosts), str(needs_yaml)]
