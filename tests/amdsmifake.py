@@ -20,7 +20,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from nvmlfake import compile_library, config_value, fail_lines
+from nvmlfake import CONFIG_HEADER, compile_library, config_value, fail_lines
 
 FAKE_DIR = Path(__file__).resolve().parent / "fakeamdsmi"
 SOURCE = FAKE_DIR / "fake_amdsmi.c"
@@ -52,7 +52,7 @@ def build_fake_amdsmi(root: Path) -> Path:
     lib = libdir / LIB_NAME
     gen = _generator()
     wrapper: Path = gen.wrapper_path()
-    inputs = (SOURCE, GENERATOR, wrapper)
+    inputs = (SOURCE, CONFIG_HEADER, GENERATOR, wrapper)
     if lib.exists() and lib.stat().st_mtime >= max(p.stat().st_mtime for p in inputs):
         return root
     stubs = root / "stubs.c"

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 SOURCE = Path(__file__).resolve().parent / "fakenvml" / "fake_nvml.c"
+# The config reader the fake NVML and the fake libamd_smi.so both include.
+CONFIG_HEADER = Path(__file__).resolve().parent / "fake_config.h"
 LIB_NAME = "libnvidia-ml.so.1"
 CFLAGS = ["-Wall", "-Wextra", "-shared", "-fPIC", "-O1", f"-Wl,-soname,{LIB_NAME}"]
 
@@ -55,13 +57,13 @@ def compile_library(lib: Path, sources: list[Path], cflags: list[str], what: str
 def build_fake_nvml(dest_dir: Path) -> Path:
     """Compile the fake library into ``dest_dir/libnvidia-ml.so.1``; return its path.
 
-    Skips the compile when the library is newer than the C source. The output is
+    Skips the compile when the library is newer than the C source and the shared config header. The output is
     written to a temporary name and renamed, so concurrent builds do not clash.
     """
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     lib = dest_dir / LIB_NAME
-    if lib.exists() and lib.stat().st_mtime >= SOURCE.stat().st_mtime:
+    if lib.exists() and lib.stat().st_mtime >= max(p.stat().st_mtime for p in (SOURCE, CONFIG_HEADER)):
         return lib
     compile_library(lib, [SOURCE], CFLAGS, "the fake NVML")
     return lib

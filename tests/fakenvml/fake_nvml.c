@@ -241,49 +241,8 @@ static pthread_mutex_t g_init_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Config parser                                                            */
 /* ------------------------------------------------------------------------ */
 
-static const char *g_cfg_path;
-static int g_cfg_lineno;
-
-static int cfg_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "fake_nvml: %s:%d: ", g_cfg_path ? g_cfg_path : "?", g_cfg_lineno);
-    fprintf(stderr, fmt, arg);
-    fputc('\n', stderr);
-    return -1;
-}
-
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    char *end = s + strlen(s);
-    while (end > s && isspace((unsigned char)end[-1]))
-        *--end = '\0';
-    return s;
-}
-
-/* '#' starts a comment at line start or after whitespace ("GPU#1" is kept). */
-static void strip_comment(char *line)
-{
-    for (char *p = line; *p; p++) {
-        if (*p == '#' && (p == line || isspace((unsigned char)p[-1]))) {
-            *p = '\0';
-            return;
-        }
-    }
-}
-
-/* Split "key rest..." in place; *rest is "" when there is no value. */
-static char *split_key(char *line, char **rest)
-{
-    char *p = line;
-    while (*p && !isspace((unsigned char)*p))
-        p++;
-    if (*p)
-        *p++ = '\0';
-    *rest = trim(p);
-    return line;
-}
+#define FAKE_LIB_NAME "fake_nvml"
+#include "../fake_config.h"
 
 static int parse_u64(const char *s, unsigned long long *out)
 {
@@ -305,14 +264,6 @@ static int parse_u32(const char *s, unsigned int *out)
     if (v > UINT_MAX)
         return cfg_error("number out of range: '%s'", s);
     *out = (unsigned int)v;
-    return 0;
-}
-
-static int copy_str(char *dst, size_t size, const char *src)
-{
-    if (strlen(src) >= size)
-        return cfg_error("value too long: '%s'", src);
-    memcpy(dst, src, strlen(src) + 1);
     return 0;
 }
 
