@@ -31,7 +31,8 @@ _SENTINELS = frozenset(
     }
 )
 
-_UNIT_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z%]*)\s*$")
+# Pattern strings, compiled on first use (re caches them): every probe imports this module.
+_UNIT_RE = r"^\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z%]*)\s*$"
 
 
 def field_text(raw: str | None) -> str | None:
@@ -57,7 +58,7 @@ def number(raw: str | None, what: str = "value") -> float | None:
     text = field_text(raw)
     if text is None:
         return None
-    match = _UNIT_RE.match(text)
+    match = re.match(_UNIT_RE, text)
     if not match:
         raise ParseError(f"cannot read {what} as a number", raw)
     return float(match.group(1))

@@ -26,8 +26,9 @@ VENDOR_IDS: dict[int, str] = {0x10DE: "nvidia", 0x1002: "amd", 0x8086: "intel"}
 # not a vendor of ours, so it never becomes a GPU.
 DISPLAY_CLASS = 0x03
 
-_CARD = re.compile(r"^card(\d+)$")
-_PCI_ADDRESS = re.compile(r"^[0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
+# Pattern strings, compiled on first use (re caches them): every probe imports this module.
+_CARD = r"^card(\d+)$"
+_PCI_ADDRESS = r"^[0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,7 @@ def read_device(ctx: Context, path: str, card: str | None = None) -> PciDevice:
     if bus_id is None:
         # Real sysfs: cardN/device is a link to .../0000:0c:00.0 (recorded trees copy it as a folder).
         name = ctx.real_name(path)
-        bus_id = name if _PCI_ADDRESS.match(name) else None
+        bus_id = name if re.match(_PCI_ADDRESS, name) else None
     return PciDevice(path=path, bus_id=bus_id, vendor_id=vendor_id, device_id=device_id,
                      class_code=class_code, driver=uevent.get("DRIVER") or None, card=card)
 
@@ -106,7 +107,7 @@ def drm_cards(ctx: Context) -> list[PciDevice]:
     device is not PCI (``simpledrm``'s boot framebuffer has no vendor id).
     """
     drm = os.path.join(ctx.sysfs_root, "class", "drm")
-    numbered = sorted((int(m.group(1)), name) for name in ctx.list_dir(drm) if (m := _CARD.match(name)))
+    numbered = sorted((int(m.group(1)), name) for name in ctx.list_dir(drm) if (m := re.match(_CARD, name)))
     found: list[PciDevice] = []
     seen: set[str] = set()
     for _, name in numbered:

@@ -12,7 +12,6 @@ below the slowdown point, not temperatures; they are never compared with one.
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -42,10 +41,11 @@ NEWER_FIELDS = (
 )
 APP_FIELDS = ("gpu_bus_id", "gpu_uuid", "pid", "process_name", "used_memory")
 
+# Pattern strings, compiled on first use (re caches them): every probe imports this module.
 # `Field "memory.reserved" is not a valid field to query.`
-_INVALID_FIELD = re.compile(r'Field "([^"]+)" is not a valid field to query')
+_INVALID_FIELD = r'Field "([^"]+)" is not a valid field to query'
 # `Unable to determine the device handle for GPU0000:3B:00.0: Unknown Error`
-_NO_HANDLE = re.compile(r"Unable to determine the device handle for GPU\s*([0-9A-Fa-f:.]+)\s*:\s*(.*)")
+_NO_HANDLE = r"Unable to determine the device handle for GPU\s*([0-9A-Fa-f:.]+)\s*:\s*(.*)"
 
 # nvidia-smi error texts (printed on stdout) -> a reason a person can act on.
 UNAVAILABLE_TEXTS = (
@@ -85,13 +85,13 @@ def _run_query(ctx: Context, tool: str, option: str, fields: Sequence[str]) -> t
         if not kept:
             return kept, ""
         result = ctx.run(_query_argv(tool, option, kept))
-        rejected = _INVALID_FIELD.search(result.stdout + result.stderr)
+        rejected = re.search(_INVALID_FIELD, result.stdout + result.stderr)
         if result.returncode != 0 and rejected and rejected.group(1) in kept:
             kept.remove(rejected.group(1))
             continue
         # A GPU that nvidia-smi cannot open is one line among the others' rows (and a
         # non-zero exit): keep the rows, the line becomes a lost GPU.
-        if result.returncode != 0 and not _NO_HANDLE.search(result.stdout):
+        if result.returncode != 0 and not re.search(_NO_HANDLE, result.stdout):
             _raise_for(result.stdout + "\n" + result.stderr, result.returncode)
         return kept, result.stdout
     raise DriverFailed(f"nvidia-smi kept rejecting --query-{option} fields")
@@ -102,19 +102,21 @@ def _raise_for(output: str, returncode: int) -> None:
     for needle, reason in UNAVAILABLE_TEXTS:
         if needle in lowered:
             raise DriverUnavailable(reason)
-    if "fallen off the bus" in lowered or _NO_HANDLE.search(output):
+    if "fallen off the bus" in lowered or re.search(_NO_HANDLE, output):
         raise DriverFailed(f"nvidia-smi: a GPU has fallen off the bus or is lost: {_first_line(output)}")
     raise DriverFailed(f"nvidia-smi exited with status {returncode}: {_first_line(output) or 'no output'}")
 
 
 def _rows(fields: Sequence[str], stdout: str) -> tuple[list[dict[str, str]], list[tuple[str, str]]]:
     """CSV rows as dicts, plus (bus id, reason) for GPUs nvidia-smi could not open."""
+    import csv  # here: every probe imports this driver, and most answer through NVML
+
     rows: list[dict[str, str]] = []
     lost: list[tuple[str, str]] = []
     for line in stdout.splitlines():
         if not line.strip():
             continue
-        no_handle = _NO_HANDLE.search(line)
+        no_handle = re.search(_NO_HANDLE, line)
         if no_handle:
             lost.append((no_handle.group(1), line.strip()))
             continue

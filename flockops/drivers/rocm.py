@@ -31,7 +31,8 @@ UNAVAILABLE_TEXTS = (
     ("permission denied", "has no permission to open the GPU (is the user in the render and video groups?)"),
 )
 
-_JSON_START = re.compile(r"^\s*[\[{]", re.MULTILINE)
+# Pattern strings, compiled on first use (re caches them): every probe imports this module.
+_JSON_START = r"(?m)^\s*[\[{]"
 
 
 def first_line(text: str) -> str:
@@ -62,7 +63,7 @@ def json_document(tool: str, result: CommandResult) -> Any:
     """
     text = result.stdout
     decoder = json.JSONDecoder()
-    for match in _JSON_START.finditer(text):
+    for match in re.finditer(_JSON_START, text):
         start = match.end() - 1
         try:
             value, _ = decoder.raw_decode(text, start)
@@ -73,7 +74,7 @@ def json_document(tool: str, result: CommandResult) -> Any:
     raise ParseError(f"{tool} printed no JSON", text.strip()[:300])
 
 
-_VALUE_UNIT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z%°]*)\s*$")
+_VALUE_UNIT = r"^\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z%°]*)\s*$"
 # amd-smi's "MB" is MiB: amdsmi_commands.py divides bytes by 1024*1024 and writes "MB".
 BYTE_UNITS = {"": 1, "b": 1, "kb": 1 << 10, "kib": 1 << 10, "mb": 1 << 20, "mib": 1 << 20,
               "gb": 1 << 30, "gib": 1 << 30}
@@ -99,7 +100,7 @@ def value_and_unit(raw: Any, what: str) -> tuple[float, str] | None:
     text = field_text(str(raw))
     if text is None or text.upper().startswith("N/A"):
         return None
-    match = _VALUE_UNIT.match(text)
+    match = re.match(_VALUE_UNIT, text)
     if not match:
         raise ParseError(f"cannot read {what} as a number", str(raw))
     return float(match.group(1)), match.group(2)

@@ -44,11 +44,12 @@ NAME_KEYS = ("Device Name", "Card Series", "Card series")
 MEMORY_ACTIVITY_KEYS = ("GPU Memory Read/Write Activity (%)", "GPU memory use (%)")
 POWER_KEYS = ("Average Graphics Package Power (W)", "Current Socket Graphics Package Power (W)")
 POWER_LIMIT_KEYS = ("Max Graphics Package Power (W)",)
-_TEMPERATURE = re.compile(r"^Temperature \(Sensor (?P<sensor>[^)]+)\) \(C\)$")
+# Pattern strings, compiled on first use (re caches them): every probe imports this module.
+_TEMPERATURE = r"^Temperature \(Sensor (?P<sensor>[^)]+)\) \(C\)$"
 # rocm-smi says "memory"; amdgpu hwmon and amdsmi say "mem": one name in the report.
 SENSOR_NAMES = {"memory": "mem", "hotspot": "junction"}
-_CARD = re.compile(r"^card(\d+)$")
-_HEX_ONLY = re.compile(r"^0x[0-9a-fA-F]+$")
+_CARD = r"^card(\d+)$"
+_HEX_ONLY = r"^0x[0-9a-fA-F]+$"
 
 
 def _first(card: Mapping[str, Any], keys: Sequence[str]) -> tuple[str | None, Any]:
@@ -64,14 +65,14 @@ def parse_card(card: Mapping[str, Any], index: int, driver_version: str | None) 
     name = None
     for key in NAME_KEYS:
         text = rocm.text_value(card.get(key))
-        if text and not _HEX_ONLY.match(text):  # ROCm 4.3: "Card series": "0x1002"
+        if text and not re.match(_HEX_ONLY, text):  # ROCm 4.3: "Card series": "0x1002"
             name = text
             break
     total = rocm.byte_count(card.get("VRAM Total Memory (B)"), "VRAM Total Memory (B)", "b")
     used = rocm.byte_count(card.get("VRAM Total Used Memory (B)"), "VRAM Total Used Memory (B)", "b")
     readings = []
     for key, raw in card.items():
-        match = _TEMPERATURE.match(key)
+        match = re.match(_TEMPERATURE, key)
         if match:
             sensor = match.group("sensor").strip()
             readings.append(TemperatureReading(sensor=SENSOR_NAMES.get(sensor, sensor),
@@ -106,7 +107,7 @@ def parse_output(document: Any) -> list[GpuSample]:
         raise ParseError("rocm-smi's JSON is not an object", str(document)[:200])
     system = document.get("system")
     driver_version = rocm.text_value(system.get("Driver version")) if isinstance(system, dict) else None
-    cards = sorted((int(m.group(1)), key) for key in document if (m := _CARD.match(key)))
+    cards = sorted((int(m.group(1)), key) for key in document if (m := re.match(_CARD, key)))
     gpus = []
     for position, (_, key) in enumerate(cards):
         card = document[key]

@@ -57,7 +57,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 SOURCE = "sysfs"
-_TEMP_INPUT = re.compile(r"^temp(\d+)_input$")
+# Pattern strings, compiled on first use (re caches them): every probe imports this module.
+_TEMP_INPUT = r"^temp(\d+)_input$"
 # Temperatures outside this range are a sensor's "no value" (amdgpu has reported a crit of
 # 0x7fffffff millidegrees; crit_hyst reads -273150), never a reading.
 PLAUSIBLE_C = (-40.0, 200.0)
@@ -109,7 +110,7 @@ def _hwmon(ctx: Context, device: str) -> str | None:
 
 def _temperatures(files: _Files, hwmon: str, unlabelled: str) -> tuple[TemperatureReading, ...]:
     """Every ``temp<N>_input`` with its label and limits, in sensor order."""
-    numbers = sorted(int(m.group(1)) for name in files.ctx.list_dir(hwmon) if (m := _TEMP_INPUT.match(name)))
+    numbers = sorted(int(m.group(1)) for name in files.ctx.list_dir(hwmon) if (m := re.match(_TEMP_INPUT, name)))
     readings = []
     for n in numbers:
         label = files.text(hwmon, f"temp{n}_label") or (unlabelled if n == 1 else f"temp{n}")
