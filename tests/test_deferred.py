@@ -27,7 +27,7 @@ def test_probe_imports_leave_inspect_and_ctypes_util_unloaded() -> None:
         import flockops.model, flockops.collect
         deferred.install(deferred.PYNVML)
         import pynvml
-        real = [n for n in ("inspect", "ctypes.util", "subprocess", "tempfile")
+        real = [n for n in ("inspect", "ctypes.util", "subprocess", "tempfile", "string", "threading")
                 if not isinstance(sys.modules.get(n), deferred.DeferredModule) and n in sys.modules]
         print(",".join(real) or "none")
     """)
@@ -49,6 +49,41 @@ def test_first_use_imports_the_real_module() -> None:
         print(find_library("c") is not None, type(sys.modules["ctypes.util"]).__name__)
     """)
     assert out.splitlines() == ["(a, b=2)", "module True", "True module"]
+
+
+def test_pynvml_sees_the_same_capwords_and_lock() -> None:
+    """pynvml names its exception classes with string.capwords and makes a threading.Lock at import:
+    the stand-ins' answers must be the real ones'."""
+    out = run("""
+        import string, threading
+        real_lock, real_capwords = type(threading.Lock()), string.capwords
+        import sys
+        del sys.modules["string"], sys.modules["threading"]
+        from flockops import deferred
+        deferred.install(deferred.PYNVML)
+        import string as stand_in, threading as stand_in_threading
+        cases = [("GPU_IS_LOST", "_"), ("UNKNOWN", "_"), ("ARGUMENT_VERSION_MISMATCH", "_"), ("__a__b", "_"),
+                 ("  two   spaces here ", None), ("tab\\tand\\nnewline", None), ("", "_"), ("", None), ("mIxEd", "x")]
+        for text, sep in cases:
+            assert stand_in.capwords(text, sep) == real_capwords(text, sep), (text, sep)
+        assert type(stand_in_threading.Lock()) is real_lock
+        print(type(stand_in).__name__, type(stand_in_threading).__name__, len(cases))
+    """)
+    assert out == "DeferredModule DeferredModule 9"
+
+
+def test_pynvml_error_classes_are_the_same_with_stand_ins() -> None:
+    code = """
+        import sys
+        from flockops import deferred
+        if sys.argv[1:] == ["stand-ins"]:
+            deferred.install(deferred.PYNVML)
+        import pynvml
+        print(sorted(name for name in vars(pynvml) if name.startswith("NVMLError_")))
+    """
+    runs = [subprocess.run([sys.executable, "-c", textwrap.dedent(code), *arg], capture_output=True, text=True,
+                           cwd=REPO, timeout=60, check=True).stdout for arg in ([], ["stand-ins"])]
+    assert runs[0] == runs[1] and "NVMLError_GpuIsLost" in runs[0]
 
 
 def test_dotted_stand_ins_are_reachable_from_their_package() -> None:
