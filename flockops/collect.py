@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from .driver import Context, Driver
 from .errors import DriverUnavailable, FlockopsError
+from .fieldtypes import clean_gpu
 from .model import DriverAttempt, GpuSample, HostError, HostReport
 from .parse import pci_bus_key
 
@@ -60,7 +61,7 @@ def collect_host(
                 attempts.append(attempt("skipped", f"{answered_by} already answered"))
                 continue
             try:
-                found = list(driver.collect(ctx))
+                found = [clean_gpu(gpu, driver.name) for gpu in driver.collect(ctx)]
             except DriverUnavailable as exc:
                 attempts.append(attempt("unavailable", str(exc)))
                 continue
@@ -123,9 +124,9 @@ def _supplement(driver: Driver, ctx: Context, answered_by: str, gpus: list[GpuSa
                 attempt: Callable[[str, str | None], DriverAttempt]) -> DriverAttempt:
     """Run a cheap driver after another of its vendor answered; merge by PCI bus id, in place."""
     try:
-        found = list(driver.collect(ctx))
-    except Exception:  # a supplement's trouble is never the report's: the vendor has answered
-        return attempt("skipped", f"{answered_by} already answered")
+        found = [clean_gpu(gpu, driver.name) for gpu in driver.collect(ctx)]
+    except Exception as exc:  # a supplement's trouble is never the report's: the vendor has answered
+        return attempt("skipped", f"{answered_by} already answered; this one could not add to it ({_reason(exc)})")
     mine = [i for i, g in enumerate(gpus) if g.vendor == driver.vendor and g.source == answered_by]
     by_bus = {pci_bus_key(g.pci_bus_id): g for g in found if not g.lost and pci_bus_key(g.pci_bus_id)}
     filled = 0

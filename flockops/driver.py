@@ -149,6 +149,21 @@ class Driver:
         raise NotImplementedError
 
 
+def contract_problem(driver: object) -> str | None:
+    """Why ``driver`` (a plugin's, so unchecked) cannot join a collection, or None when it can:
+    the core sorts and labels by these attributes before any of its code runs."""
+    if not isinstance(driver, Driver):
+        return f"{type(driver).__name__} is not a subclass of flockops.driver.Driver"
+    for attribute in ("name", "vendor"):
+        value = getattr(driver, attribute, None)
+        if not isinstance(value, str) or not value:
+            return f"its {attribute} is {value!r}, not a non-empty string"
+    priority = getattr(driver, "priority", None)
+    if not isinstance(priority, int) or isinstance(priority, bool):
+        return f"{driver.name}: its priority is {priority!r}, not an integer"
+    return None
+
+
 class ToolDriver(Driver):
     """A driver that runs a vendor's command-line tool (nvidia-smi, rocm-smi, ...).
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pluggy
 
 from . import __version__, hookspecs
-from .driver import Driver
+from .driver import Driver, contract_problem
 from .drivers import BUILTIN_DRIVERS
 from .entrypoints import entry_points
 
@@ -140,6 +140,10 @@ def load_drivers(plugins: Plugins) -> DriverRegistry:
             failures.append((impl.plugin_name, f"register_drivers raised {type(exc).__name__}: {exc}"))
             continue
         for driver in found:
+            problem = contract_problem(driver)
+            if problem is not None:
+                failures.append((impl.plugin_name, f"driver rejected: {problem}"))
+                continue
             if driver.name in names:
                 failures.append((impl.plugin_name, f"driver name {driver.name!r} is already taken"))
                 continue

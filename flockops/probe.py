@@ -29,6 +29,7 @@ from pathlib import Path
 from . import dataclass_cache
 from .driver import CommandResult, Context, Driver
 from .errors import DriverFailed, ParseError
+from .fieldtypes import type_problems
 from .model import HostReport, host_from_dict
 
 JSON_MARKER = "@@flockops-json"
@@ -416,12 +417,16 @@ def parse_python_output(text: str, host: str) -> HostReport:
     """The Python probe's JSON host report, validated."""
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: nested deeper than json can follow
         raise ParseError("the probe did not print a JSON report", text.strip()[-300:]) from None
     if not isinstance(data, dict) or not isinstance(data.get("gpus"), list):
         raise ParseError("the probe's JSON is not a host report", text.strip()[:300])
     data["host"] = host
     try:
-        return host_from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
+        report = host_from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ParseError(f"the probe's JSON does not fit the model ({exc})", text.strip()[:300]) from None
+    problems = type_problems(report)
+    if problems:
+        raise ParseError(f"the probe's JSON does not fit the model: {'; '.join(problems[:3])}", text.strip()[:300])
+    return report

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from .collect import collect_host
-from .driver import Context, Driver
+from .driver import Context, Driver, contract_problem
 from .drivers import BUILTIN_DRIVERS
 from .model import DriverAttempt, host_to_dict
 
@@ -36,10 +36,16 @@ def extra_drivers(targets: Sequence[str]) -> tuple[list[Driver], list[DriverAtte
     for target in targets:
         module_name, _, class_name = target.partition(":")
         try:
-            drivers.append(getattr(importlib.import_module(module_name), class_name)())
+            driver = getattr(importlib.import_module(module_name), class_name)()
         except Exception as exc:
             failed.append(DriverAttempt(target, "unknown", "failed",
                                         f"could not load on the target: {type(exc).__name__}: {exc}"))
+            continue
+        problem = contract_problem(driver)
+        if problem is None:
+            drivers.append(driver)
+        else:
+            failed.append(DriverAttempt(target, "unknown", "failed", f"rejected on the target: {problem}"))
     return drivers, failed
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 import flockops
 from flockops.driver import Context, Driver
+from flockops.model import GpuSample
 from flockops.plugins import get_plugin_manager, load_drivers
 
 DRIVER_SOURCE = '''
@@ -147,6 +149,77 @@ def test_a_crashing_driver_is_recorded_and_the_chain_goes_on(tmp_path: Path) -> 
     # Nobody of the vendor answered, so the crash is the report's business.
     assert [(e.kind, e.source) for e in host.errors] == [("driver", "crashy")]
     assert host.status == "partial"
+
+
+class _Returns(Driver):
+    """A plugin driver that answers with whatever it is given."""
+
+    vendor = "acme"
+    priority = 5
+
+    def __init__(self, name: str, answer: object) -> None:
+        self.name = name  # type: ignore[misc]
+        self.answer = answer
+
+    def probe(self, ctx: Context) -> None:
+        pass
+
+    def collect(self, ctx: Context):  # type: ignore[no-untyped-def]
+        return self.answer
+
+
+class _Unnamed(Driver):
+    vendor = "acme"
+    priority = 1
+
+
+class _StringPriority(Driver):
+    name = "acme-text"
+    vendor = "acme"
+    priority = "10"  # type: ignore[assignment]
+
+
+class _BadShapesPlugin:
+    @flockops.hookimpl
+    def register_drivers(self, register):  # type: ignore[no-untyped-def]
+        register(_Unnamed())
+        register(_StringPriority())
+        register(object())
+        register(_Returns("acme-ok", [GpuSample(vendor="acme", index=0, source="acme-ok")]))
+
+
+def test_drivers_that_break_the_contract_are_refused_and_the_rest_kept() -> None:
+    registry = load_drivers(get_plugin_manager(env={}, extra=[("shapes", _BadShapesPlugin())]))
+    assert [d.name for d in registry.drivers] == ["acme-ok", *BUILTINS]
+    assert registry.failures == (
+        ("shapes", "driver rejected: its name is None, not a non-empty string"),
+        ("shapes", "driver rejected: acme-text: its priority is '10', not an integer"),
+        ("shapes", "driver rejected: object is not a subclass of flockops.driver.Driver"),
+    )
+
+
+def test_what_a_driver_returns_is_checked_where_the_core_receives_it(tmp_path: Path) -> None:
+    from flockops.collect import collect_host
+
+    good = GpuSample(vendor="acme", index=0, source="acme-ok", name="Rocket", memory_total_bytes=1 << 30)
+    drivers = [
+        _Returns("acme-dicts", [{"index": 0}]),  # not a GpuSample: this driver failed, the next is tried
+        _Returns("acme-ok", [replace(good, memory_used_bytes="80 GiB", temperature_c=True)]),  # type: ignore[arg-type]
+    ]
+    drivers[1].priority = 6  # type: ignore[misc]
+    host = collect_host(drivers, Context(env={"PATH": str(tmp_path)}), selected=["acme-dicts", "acme-ok"])
+    outcomes = {d.name: (d.outcome, d.reason) for d in host.drivers}
+    assert outcomes["acme-dicts"] == ("failed", "acme-dicts returned dict, not a GpuSample")
+    assert outcomes["acme-ok"] == ("used", None)
+    (gpu,) = host.gpus
+    # The two fields of the wrong type are unknown, with why; what was right is kept.
+    assert (gpu.memory_total_bytes, gpu.memory_used_bytes, gpu.temperature_c) == (1 << 30, None, None)
+    assert gpu.field_errors == {"memory_used_bytes": "the driver gave str '80 GiB', not int | None",
+                                "temperature_c": "the driver gave bool True, not float | None"}
+    required = _Returns("acme-bad-index", [replace(good, index="0")])  # type: ignore[arg-type]
+    host = collect_host([required], Context(env={"PATH": str(tmp_path)}), selected=["acme-bad-index"])
+    assert host.gpus == () and host.drivers[0].outcome == "failed"
+    assert host.drivers[0].reason == "acme-bad-index returned a GpuSample whose index is '0', not int"
 
 
 def test_misspelt_hook_is_refused_not_silently_ignored() -> None:

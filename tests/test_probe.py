@@ -12,7 +12,8 @@ import pytest
 from conftest import DATA, FAKES
 
 from flockops.drivers.nvidia_smi import planned_queries
-from flockops.probe import JSON_MARKER, SHELL_MARKER, parse_shell_output, probe_zip, remote_command
+from flockops.errors import ParseError
+from flockops.probe import JSON_MARKER, SHELL_MARKER, parse_python_output, parse_shell_output, probe_zip, remote_command
 
 
 def run_remote(command: str, env: dict[str, str], stdin: bytes) -> subprocess.CompletedProcess[bytes]:
@@ -184,3 +185,34 @@ def test_serve_mode_without_python_answers_once_with_the_shell_branch() -> None:
     marker, _, body = done.stdout.decode().partition("\n")
     assert marker == SHELL_MARKER and done.returncode == 0
     assert "NVIDIA H200" in parse_shell_output(body).run(planned_queries()[0]).stdout
+
+
+GPU = {"vendor": "nvidia", "index": 0, "source": "nvml", "memory_total_bytes": 1 << 30}
+
+
+@pytest.mark.parametrize(("answer", "why"), [
+    ('{"gpus": [1]}', "does not fit the model"),
+    ('{"gpus": [], "errors": ["x"]}', "does not fit the model"),
+    ('{"gpus": [], "drivers": {"a": 1}}', "does not fit the model"),
+    ("[" * 100_000 + "]" * 100_000, "did not print a JSON report"),
+    (json.dumps({"gpus": [{**GPU, "memory_total_bytes": "80 GiB"}]}),
+     "HostReport.gpus[0].memory_total_bytes = '80 GiB' (not int | None)"),
+    (json.dumps({"gpus": [{**GPU, "temperatures": [{"sensor": 3}]}]}), "gpus[0].temperatures[0].sensor = 3 (not str)"),
+    (json.dumps({"gpus": [{**GPU, "throttle_reasons": [1]}]}), "gpus[0].throttle_reasons[0] = 1 (not str)"),
+    (json.dumps({"gpus": [GPU], "errors": [{"kind": "driver", "source": "nvml", "message": None}]}),
+     "HostReport.errors[0].message = None (not str)"),
+])
+def test_a_probe_answer_that_does_not_fit_the_model_is_a_parse_error(answer: str, why: str) -> None:
+    """Whatever a target prints, the host gets probe_failed with the reason; nothing reaches the renderers."""
+    with pytest.raises(ParseError) as caught:
+        parse_python_output(answer, "gpu-a")
+    assert why in str(caught.value)
+
+
+def test_a_well_formed_probe_answer_passes_the_type_check() -> None:
+    report = parse_python_output(json.dumps({"gpus": [{**GPU, "throttle_reasons": ["sw_power_cap"],
+                                                       "temperature_c": 52, "field_errors": {"fan_pct": "n/a"},
+                                                       "temperatures": [{"sensor": "edge", "temperature_c": 40.5}]}],
+                                             "drivers": [{"name": "nvml", "vendor": "nvidia", "outcome": "used"}]}),
+                                 "gpu-a")
+    assert report.gpus[0].temperature_c == 52 and report.gpus[0].temperatures[0].sensor == "edge"

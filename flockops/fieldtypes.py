@@ -1,0 +1,89 @@
+"""The model's declared field types, checked on data that crosses a trust boundary.
+
+A third-party driver's ``collect()`` and a remote probe's JSON both hand the core objects
+that nothing has type-checked; one string where a byte count belongs would crash every
+renderer later, far from its cause. :func:`clean_gpu` checks a driver's sample where the
+collection core receives it; :func:`type_problems` checks a rebuilt host report.
+
+The field annotations are read as text (the model's modules use postponed annotations and
+the probe must not import ``typing``): ``int | None``, ``tuple[X, ...]``, ``Mapping[str, str]``
+and the model's own class names are all the forms the model uses.
+Standard library only: this module also runs inside the remote probe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from .errors import DriverFailed
+from .model import GpuSample
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_SCALARS: dict[str, tuple[type, ...]] = {
+    "int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "None": (type(None),),
+}
+
+
+def _problems(value: Any, annotation: str, path: str) -> list[str]:
+    nearest: list[str] = []
+    for option in annotation.split(" | "):
+        found = _option_problems(value, option, path)
+        if found == []:
+            return []
+        nearest = nearest or found or []
+    # The problems inside the container or class the value is, else the value itself.
+    return nearest or [f"{path} = {value!r:.60} (not {annotation})"]
+
+
+def _option_problems(value: Any, option: str, path: str) -> list[str] | None:
+    """None when ``value`` is not of ``option``'s kind at all; else what is wrong inside it ([]: nothing)."""
+    if option in _SCALARS:
+        # bool is an int to Python, never a count or a temperature to us.
+        fits = isinstance(value, _SCALARS[option]) and (option == "bool" or not isinstance(value, bool))
+        return [] if fits else None
+    if option.startswith("tuple[") and option.endswith(", ...]"):
+        if not isinstance(value, tuple):
+            return None
+        return [p for i, item in enumerate(value) for p in _problems(item, option[6:-6], f"{path}[{i}]")]
+    if option.startswith("Mapping["):
+        if not isinstance(value, Mapping):
+            return None
+        key_type, _, item_type = option[8:-1].partition(", ")
+        return [p for k, v in value.items()
+                for p in (*_problems(k, key_type, f"{path} key"), *_problems(v, item_type, f"{path}[{k!r}]"))]
+    if dataclasses.is_dataclass(value) and type(value).__name__ == option:
+        return type_problems(value, path)
+    return None
+
+
+def type_problems(obj: Any, path: str | None = None) -> list[str]:
+    """Each value in the dataclass ``obj``, nested ones included, that is not of its declared type,
+    as "HostReport.gpus[0].memory_total_bytes = '80 GiB' (not int | None)"."""
+    where = path or type(obj).__name__
+    return [problem for f in dataclasses.fields(obj)
+            for problem in _problems(getattr(obj, f.name), str(f.type), f"{where}.{f.name}")]
+
+
+def clean_gpu(gpu: object, driver: str) -> GpuSample:
+    """``gpu`` as a driver returned it, with each optional field of the wrong type set to None and
+    named in ``field_errors``. Raises DriverFailed when it is no GpuSample or a required field
+    (vendor, index, source...) is wrong: then nothing of it can be trusted."""
+    if not isinstance(gpu, GpuSample):
+        raise DriverFailed(f"{driver} returned {type(gpu).__name__}, not a GpuSample")
+    changes: dict[str, Any] = {}
+    notes: dict[str, str] = {}
+    for f in dataclasses.fields(gpu):
+        value = getattr(gpu, f.name)
+        if not _problems(value, str(f.type), f.name):
+            continue
+        if "None" not in str(f.type).split(" | "):
+            raise DriverFailed(f"{driver} returned a GpuSample whose {f.name} is {value!r:.60}, not {f.type}")
+        changes[f.name] = None
+        notes[f.name] = f"the driver gave {type(value).__name__} {value!r:.40}, not {f.type}"
+    if not changes:
+        return gpu
+    return dataclasses.replace(gpu, field_errors={**gpu.field_errors, **notes}, **changes)
