@@ -76,3 +76,21 @@ def test_table_shows_the_recorded_gpu(flockops) -> None:  # type: ignore[no-unty
     assert "143,771 MiB (140.4 GiB)" in row and "32,362 MiB" in row and "614 MiB" in row
     assert "52 °C" in row and "627 / 700 W" in row and "100%" in row
     assert any("Total VRAM: 140.4 GiB" in line for line in lines)
+
+
+def test_one_unreadable_value_costs_only_its_field(tmp_path: Path, flockops) -> None:  # type: ignore[no-untyped-def]
+    """The h200-load capture with its power.draw cell replaced by text nvidia-smi never prints as a
+    number (constructed here): that field is unknown with the reason, every other one is kept."""
+    case = tmp_path / "h200-bad-power"
+    shutil.copytree(CASES / "h200-load", case)
+    capture = case / "query-gpu.csv"
+    header, row = capture.read_text().splitlines()[:2]
+    names = [name.split(" [")[0].strip() for name in header.split(",")]
+    cells = row.split(", ")
+    cells[names.index("power.draw")] = "ERR!"
+    capture.write_text(header + "\n" + ", ".join(cells) + "\n")
+    host = flockops("report", "-o", "json", "--driver", "nvidia-smi", env=smi_env(case)).json()["hosts"][0]
+    (gpu,) = host["gpus"]
+    assert gpu["power_w"] is None and gpu["field_errors"]["power_w"] == "cannot read power.draw as a number: 'ERR!'"
+    assert gpu["memory_total_bytes"] == 143771 << 20 and gpu["temperature_c"] == 52.0
+    assert host["status"] == "ok"

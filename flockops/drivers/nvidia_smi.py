@@ -131,41 +131,70 @@ def _text(raw: str | None) -> str | None:
     return field_text(raw)
 
 
-def _gpu(row: dict[str, str], extra: dict[str, str], position: int) -> GpuSample:
-    get: Callable[[str], str | None] = lambda key: extra.get(key, row.get(key))  # noqa: E731
-    mask = hex_mask(get("clocks_event_reasons.active"), "clocks_event_reasons.active")
-    if mask is None:
-        mask = hex_mask(get("clocks_throttle_reasons.active"), "clocks_throttle_reasons.active")
-    mig = _text(get("mig.mode.current"))
-    index = integer(get("index"), "index")
+def _gpu(row: dict[str, str], extra: dict[str, str], position: int, extra_failed: str | None) -> GpuSample:
+    """One CSV row as a sample. Each field stands alone: a value nvidia-smi could not give, or one
+    that does not parse, is None with its reason in field_errors, and the other fields are kept."""
+    notes: dict[str, str] = {}
+
+    def read(field: str, key: str, parse: Callable[[str | None, str], Any]) -> Any:
+        raw = extra.get(key, row.get(key))
+        if raw is None and key in NEWER_FIELDS and extra_failed:
+            notes[field] = extra_failed
+            return None
+        try:
+            value = parse(raw, key)
+        except ParseError as exc:
+            notes[field] = f"{exc}"
+            return None
+        if value is None and raw is not None and raw.strip():
+            notes[field] = f"nvidia-smi: {raw.strip()}"  # "[N/A]", "[Not Supported]", ...
+        return value
+
+    def text(raw: str | None, key: str) -> str | None:
+        return field_text(raw)
+
+    def mask(raw: str | None, key: str) -> tuple[str, ...] | None:
+        bits = hex_mask(raw, key)
+        return None if bits is None else decode_throttle_reasons(bits)
+
+    throttle = read("throttle_reasons", "clocks_event_reasons.active", mask)
+    if throttle is None:  # older drivers know only the "throttle" name
+        notes.pop("throttle_reasons", None)
+        throttle = read("throttle_reasons", "clocks_throttle_reasons.active", mask)
+    mig = read("mig_enabled", "mig.mode.current", text)
+    index = read("index", "index", integer)
+    notes.pop("index", None)  # the row's position stands in
     values: dict[str, Any] = {
-        "name": _text(get("name")),
-        "uuid": _text(get("uuid")),
-        "pci_bus_id": _text(get("pci.bus_id")),
-        "driver_version": _text(get("driver_version")),
-        "memory_total_bytes": mib_to_bytes(get("memory.total"), "memory.total"),
-        "memory_reserved_bytes": mib_to_bytes(get("memory.reserved"), "memory.reserved"),
-        "memory_used_bytes": mib_to_bytes(get("memory.used"), "memory.used"),
-        "memory_free_bytes": mib_to_bytes(get("memory.free"), "memory.free"),
-        "utilization_pct": integer(get("utilization.gpu"), "utilization.gpu"),
-        "memory_utilization_pct": integer(get("utilization.memory"), "utilization.memory"),
-        "temperature_c": number(get("temperature.gpu"), "temperature.gpu"),
-        "power_w": number(get("power.draw"), "power.draw"),
-        "power_limit_w": number(get("enforced.power.limit"), "enforced.power.limit"),
-        "fan_pct": integer(get("fan.speed"), "fan.speed"),
-        "throttle_reasons": None if mask is None else decode_throttle_reasons(mask),
+        "name": read("name", "name", text),
+        "uuid": read("uuid", "uuid", text),
+        "pci_bus_id": read("pci_bus_id", "pci.bus_id", text),
+        "driver_version": read("driver_version", "driver_version", text),
+        "memory_total_bytes": read("memory_total_bytes", "memory.total", mib_to_bytes),
+        "memory_reserved_bytes": read("memory_reserved_bytes", "memory.reserved", mib_to_bytes),
+        "memory_used_bytes": read("memory_used_bytes", "memory.used", mib_to_bytes),
+        "memory_free_bytes": read("memory_free_bytes", "memory.free", mib_to_bytes),
+        "utilization_pct": read("utilization_pct", "utilization.gpu", integer),
+        "memory_utilization_pct": read("memory_utilization_pct", "utilization.memory", integer),
+        "temperature_c": read("temperature_c", "temperature.gpu", number),
+        "power_w": read("power_w", "power.draw", number),
+        "power_limit_w": read("power_limit_w", "enforced.power.limit", number),
+        "fan_pct": read("fan_pct", "fan.speed", integer),
+        "throttle_reasons": throttle,
         "mig_enabled": None if mig is None else mig.lower() == "enabled",
     }
+    if values["mig_enabled"] is None:
+        notes.pop("mig_enabled", None)  # most GPUs have no MIG at all: not worth a note
     return GpuSample(vendor="nvidia", index=position if index is None else index, source="nvidia-smi",
-                     **values)
+                     field_errors=notes, **values)
 
 
-def _processes(ctx: Context, tool: str) -> list[tuple[str | None, str | None, GpuProcess]] | None:
+def _processes(ctx: Context, tool: str) -> list[tuple[str | None, str | None, GpuProcess]] | str:
+    """(bus id, uuid, process) for each compute process; why not, when the query failed."""
     try:
         fields, stdout = _run_query(ctx, tool, "compute-apps", APP_FIELDS)
         rows, _ = _rows(fields, stdout)
-    except (DriverFailed, DriverUnavailable, ParseError):
-        return None
+    except (DriverFailed, DriverUnavailable, ParseError) as exc:
+        return f"nvidia-smi --query-compute-apps failed: {exc}"
     found = []
     for row in rows:
         pid = integer(row.get("pid"), "pid")
@@ -196,14 +225,19 @@ class NvidiaSmiDriver(ToolDriver):
         fields, stdout = _run_query(ctx, tool, "gpu", BASE_FIELDS)
         rows, lost = _rows(fields, stdout)
         extras: list[dict[str, str]] = []
+        extra_failed: str | None = None
         try:
             newer, newer_out = _run_query(ctx, tool, "gpu", NEWER_FIELDS)
             extras, _ = _rows(newer, newer_out)
-        except (DriverFailed, ParseError):
-            extras = []  # newer fields are a bonus; the base report stands without them
+        except (DriverFailed, DriverUnavailable, ParseError) as exc:
+            # Newer fields are a bonus; the base report stands without them, saying why they are missing.
+            extra_failed = f"nvidia-smi's query of the newer fields failed: {exc}"
         if len(extras) != len(rows):
+            extra_failed = extra_failed or (f"nvidia-smi listed {len(extras)} GPUs for the newer fields, "
+                                            f"{len(rows)} before")
             extras = [{} for _ in rows]
-        gpus = [_gpu(row, extra, position) for position, (row, extra) in enumerate(zip(rows, extras, strict=False))]
+        gpus = [_gpu(row, extra, position, extra_failed)
+                for position, (row, extra) in enumerate(zip(rows, extras, strict=False))]
         processes = _processes(ctx, tool)
         gpus = [_attach(gpu, processes) for gpu in gpus]
         next_index = max((g.index for g in gpus), default=-1) + 1
@@ -215,9 +249,9 @@ class NvidiaSmiDriver(ToolDriver):
         return gpus
 
 
-def _attach(gpu: GpuSample, processes: list[tuple[str | None, str | None, GpuProcess]] | None) -> GpuSample:
-    if processes is None:
-        return replace(gpu, field_errors={"processes": "nvidia-smi --query-compute-apps failed"})
+def _attach(gpu: GpuSample, processes: list[tuple[str | None, str | None, GpuProcess]] | str) -> GpuSample:
+    if isinstance(processes, str):
+        return replace(gpu, field_errors={**gpu.field_errors, "processes": processes})
     bus = pci_bus_key(gpu.pci_bus_id)
     mine = tuple(p for b, u, p in processes if (bus is not None and b == bus) or
                  (b is None and u is not None and u == gpu.uuid))
