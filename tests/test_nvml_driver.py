@@ -191,3 +191,26 @@ def test_installed_console_script_runs(tmp_path, nvml_env) -> None:  # type: ign
     assert done.returncode == 0 and "NVIDIA H100 80GB HBM3" in done.stdout
     assert "exit codes:" in subprocess.run([script, "report", "--help"], capture_output=True, text=True,
                                            check=False).stdout
+
+
+def test_a_binding_surprise_costs_one_field_not_the_gpu(nvml_env) -> None:  # type: ignore[no-untyped-def]
+    """A pynvml call that raises something other than NVMLError (a newer or older binding than the
+    driver expects) is that field's error; the GPU is not called lost and its other fields stay."""
+    import json
+    import subprocess
+    import sys
+
+    code = """
+import json, pynvml
+from flockops.driver import Context
+from flockops.drivers.nvml import NvmlDriver
+def surprise(*args):
+    raise ValueError("bad fan struct")
+pynvml.nvmlDeviceGetFanSpeed = surprise
+(gpu,) = NvmlDriver().collect(Context.local())
+print(json.dumps([gpu.lost, gpu.fan_pct, gpu.field_errors.get("fan_pct"), gpu.memory_total_bytes, gpu.temperature_c]))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                          env={**os.environ, **nvml_env([h100()])})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [False, None, "ValueError: bad fan struct", 80 * GIB, 62.0]

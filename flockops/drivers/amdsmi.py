@@ -149,7 +149,9 @@ class _Reader:
             return fn(*args)
         except self.amdsmi.AmdSmiException as exc:
             self.errors[field] = _error_text(exc)
-            return None
+        except Exception as exc:  # another binding's surprise (TypeError, ValueError): this field's only
+            self.errors[field] = f"{type(exc).__name__}: {exc}"
+        return None
 
 
 def _error_text(exc: BaseException) -> str:

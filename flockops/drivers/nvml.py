@@ -116,6 +116,8 @@ class _Reader:
             self.errors[field] = FIELD_REASONS.get(code, _text(exc))
         except nv.NVMLLibraryMismatchError as exc:  # not an NVMLError subclass
             self.errors[field] = f"binding/library mismatch: {exc}"
+        except Exception as exc:  # another binding's surprise (TypeError, ValueError): this field's only
+            self.errors[field] = f"{type(exc).__name__}: {exc}"
         return None
 
 
