@@ -12,6 +12,7 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -256,6 +257,7 @@ class SshConnection:
         label = self.endpoint.label
         if transport is None:
             raise ConnectionFailure("unreachable", f"{label}: connection closed")
+        watchdog = _Watchdog(transport, deadline)
         try:
             chan = transport.open_session(timeout=max(0.1, deadline - time.monotonic()))
             chan.settimeout(max(0.1, deadline - time.monotonic()))
@@ -282,11 +284,13 @@ class SshConnection:
                 transport.join(0.2)
                 if not transport.is_active():
                     raise EOFError("the connection closed before the command ended")
-        except TimeoutError:
-            raise ConnectionFailure("timeout", f"{label}: the probe did not finish before the deadline") from None
         except Exception as exc:  # paramiko raises SSHException, EOFError, OSError here
+            if isinstance(exc, TimeoutError) or watchdog.fired:
+                raise ConnectionFailure("timeout", f"{label}: the probe did not finish before the deadline") from None
             raise ConnectionFailure("unreachable", f"{label}: connection lost while probing "
                                     f"({type(exc).__name__}: {exc})") from None
+        finally:
+            watchdog.cancel()
         return CommandResult((command,), status, out.decode(errors="replace"), err.decode(errors="replace"))
 
     def close(self) -> None:
@@ -302,12 +306,17 @@ class SshConnection:
         label = self.endpoint.label
         if transport is None:
             raise ConnectionFailure("unreachable", f"{label}: connection closed")
+        watchdog = _Watchdog(transport, deadline)
         try:
             chan = transport.open_session(timeout=max(0.1, deadline - time.monotonic()))
             chan.exec_command(command)
         except Exception as exc:  # paramiko raises SSHException, EOFError, OSError here
+            if watchdog.fired:
+                raise ConnectionFailure("timeout", f"{label}: the probe did not start before the deadline") from None
             raise ConnectionFailure("unreachable", f"{label}: connection lost while starting the probe "
                                     f"({type(exc).__name__}: {exc})") from None
+        finally:
+            watchdog.cancel()
         return chan
 
     def is_open(self) -> bool:
@@ -319,6 +328,26 @@ class SshConnection:
             if transport is None or not transport.is_active():
                 return False
         return True
+
+
+class _Watchdog:
+    """Closes ``transport`` at ``deadline`` unless cancelled first. paramiko waits for the server's
+    answer to an exec request with no timeout at all (Channel._wait_for_event), so a host that
+    never answers it would hold its worker forever; closing the transport wakes every such wait."""
+
+    def __init__(self, transport: Any, deadline: float) -> None:
+        self.fired = False
+        self._transport = transport
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self.fired = True
+        self._transport.close()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
 def _drain(read: Callable[[int], bytes], deadline: float, chan: Any) -> bytes:

@@ -225,6 +225,9 @@ def run_fleet(targets: Sequence[Target], options: FleetOptions, local_drivers: S
                 if position not in results and now - began > options.timeout_s + GRACE_S:
                     results[position] = _failed(targets[position], "timeout",
                                                 f"no result within the {options.timeout_s:g} s deadline")
+                    # Its worker is stuck in a call nothing can interrupt (a DNS lookup): it is left
+                    # behind, and a new one takes the hosts still waiting.
+                    threading.Thread(target=worker, daemon=True, name="flockops-probe").start()
             lock.wait(timeout=0.2)
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return FleetReport(hosts=tuple(results[i] for i in range(len(targets))), generated_at=generated)

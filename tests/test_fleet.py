@@ -14,6 +14,7 @@ import pytest
 import yaml
 from conftest import DATA, FAKES
 from sshd import Sshd, free_port, keygen, start_sshd, world_readable_dir
+from stuck_ssh import StuckSshServer, known_hosts_with
 
 pytestmark = pytest.mark.skipif(shutil.which("sshd") is None and not Path("/usr/sbin/sshd").exists(),
                                 reason="OpenSSH server not installed (.ci/run installs it)")
@@ -188,6 +189,27 @@ def test_every_fault_gets_its_own_kind(tmp_path, world, sshd, fleet_env, flockop
     assert elapsed < 3 + 1 + 2.5, elapsed
     assert "unknown host key" in hosts["unknown-key"]["errors"][0]["message"]
     assert "not json" in hosts["garbage"]["errors"][0]["message"]
+
+
+def test_a_host_that_never_answers_the_exec_request_times_out(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    """paramiko waits for an exec reply without a timeout: with one worker, the wedged host (first in
+    the inventory, whose hosts are sorted) must not hold the run, and the host behind it still gets its report."""
+    wedged = StuckSshServer()
+    try:
+        known_hosts_with(Path(fleet_env["HOME"], ".ssh", "known_hosts"), wedged)
+        inventory = write_inventory(tmp_path / "inv.yml", {
+            "a-wedged": {**host(sshd), "ansible_port": wedged.port},
+            "b-good": host(sshd, ansible_python_interpreter=world.python("good", [h100()])),
+        })
+        started = time.monotonic()
+        run, hosts = run_fleet(flockops, inventory, fleet_env, "--timeout", "2", "-f", "1")
+        elapsed = time.monotonic() - started
+    finally:
+        wedged.stop()
+    assert (hosts["a-wedged"]["status"], hosts["a-wedged"]["errors"][0]["kind"]) == ("failed", "timeout")
+    assert hosts["b-good"]["status"] == "ok"
+    assert run.returncode == 2
+    assert elapsed < 2 + 1 + 3 + 2.5, elapsed  # its deadline, the good host's, start-up
 
 
 def test_changed_host_key_is_loud(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
