@@ -11,6 +11,7 @@ import getpass
 import logging
 import os
 import random
+import shlex
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from . import deferred
 from .driver import CommandResult
 from .errors import ConnectionFailure
+from .known_hosts import KnownHosts, read_known_hosts
 
 if TYPE_CHECKING:
     import paramiko
@@ -111,13 +113,29 @@ def _parse_jump(spec: str, default_user: str) -> tuple[str, str, int]:
     return user or default_user, host, int(port) if port.isdigit() else 22
 
 
-class _AcceptWithWarning:
-    """host_key_checking=false: accept an unknown key, as Ansible does, but say so."""
+def _known_name(hostname: str, port: int) -> str:
+    """How known_hosts (and paramiko) name a host: bare on port 22, "[host]:port" elsewhere."""
+    return hostname if port == 22 else f"[{hostname}]:{port}"
 
-    def __init__(self, warn: Callable[[str], None]) -> None:
+
+class _UnknownKey:
+    """paramiko's policy for a key that known_hosts does not list for the host: a revoked key is
+    refused always; any other is refused, or with host_key_checking=false accepted, as Ansible
+    does, but said."""
+
+    def __init__(self, known: KnownHosts, checking: bool, warn: Callable[[str], None]) -> None:
+        self.known = known
+        self.checking = checking
         self.warn = warn
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        import paramiko
+
+        if self.known.is_revoked(key):
+            raise paramiko.SSHException(f"the host offers {key.get_name()} {key.fingerprint}, a key known_hosts "
+                                        "marks @revoked: REVOKED, refused (host key checking cannot accept it)")
+        if self.checking:
+            raise paramiko.SSHException(f"Server {hostname!r} not found in known_hosts")
         self.warn(f"{hostname}: accepting unknown host key {key.get_name()} {key.fingerprint} "
                   "because host key checking is off")
 
@@ -151,22 +169,22 @@ class SshConnection:
         self._clients: list[paramiko.SSHClient] = []
         self.resident: ResidentProbe | None = None  # watch (issue 7): its probe, on a channel of this connection
 
-    def _client(self) -> paramiko.SSHClient:
+    def _client(self, hostname: str, port: int, checking: bool) -> paramiko.SSHClient:
         import paramiko
 
         client = paramiko.SSHClient()
-        client.load_system_host_keys()  # ~/.ssh/known_hosts, never written to
-        for path in (SYSTEM_KNOWN_HOSTS, *self.options.known_hosts_files):
-            if path.is_file():
-                client.load_system_host_keys(str(path))
-        if self.host_key_checking:
-            client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        else:
-            client.set_missing_host_key_policy(_AcceptWithWarning(self.options.warn))  # type: ignore[arg-type]
+        # Never written to. The keys listed for this host go to the client, which checks the offered
+        # key against them (a later line of one key type wins); any other key goes to the policy.
+        known = read_known_hosts((Path(os.path.expanduser("~/.ssh/known_hosts")), SYSTEM_KNOWN_HOSTS,
+                                  *self.options.known_hosts_files))
+        name = _known_name(hostname, port)
+        for key in known.keys_for(name):
+            client.get_host_keys().add(name, key.get_name(), key)
+        client.set_missing_host_key_policy(_UnknownKey(known, checking, self.options.warn))  # type: ignore[arg-type]
         return client
 
     def _connect_one(self, hostname: str, port: int, user: str, sock: Any, deadline: float,
-                     key_files: Sequence[str], password: str | None) -> paramiko.SSHClient:
+                     key_files: Sequence[str], password: str | None, checking: bool) -> paramiko.SSHClient:
         label = f"{user}@{hostname}:{port}"
         for attempt in range(BANNER_RETRIES + 1):
             remaining = deadline - time.monotonic()
@@ -178,7 +196,7 @@ class SshConnection:
             channel = sock if sock is not None else _tcp(hostname, port, timeout)
             import paramiko
 
-            client = self._client()
+            client = self._client(hostname, port, checking)
             started = time.monotonic()
             try:
                 client.connect(hostname, port=port, username=user, password=password,
@@ -194,7 +212,7 @@ class SshConnection:
                     f"{exc.expected_key.get_name()} {exc.expected_key.fingerprint}, the host offers "
                     f"{exc.key.get_name()} {exc.key.fingerprint}. Someone may be intercepting the "
                     "connection; if the host was reinstalled, remove the old key with "
-                    f"`ssh-keygen -R '[{hostname}]:{port}'`") from None
+                    f"`ssh-keygen -R {shlex.quote(_known_name(hostname, port))}`") from None
             except paramiko.AuthenticationException:
                 client.close()
                 tried = ", ".join(filter(None, ["key files" if key_files else "default keys", "ssh-agent",
@@ -209,12 +227,14 @@ class SshConnection:
                     raise ConnectionFailure(
                         "timeout", f"{label}: accepted the connection but did not complete the SSH handshake "
                         f"within {timeout:g} s") from None
+                if "REVOKED" in text:
+                    raise ConnectionFailure("host_key", f"{hostname}:{port}: {text}") from None
                 if "not found in known_hosts" in text:
                     raise ConnectionFailure(
                         "host_key",
                         f"{hostname}:{port}: unknown host key. Check its fingerprint, then add it with "
-                        f"`ssh-keyscan -p {port} {hostname} >> ~/.ssh/known_hosts` or pass --known-hosts FILE "
-                        "(host_key_checking=false accepts unknown keys)") from None
+                        f"`ssh-keyscan -p {port} {shlex.quote(hostname)} >> ~/.ssh/known_hosts` or pass "
+                        "--known-hosts FILE (host_key_checking=false accepts unknown keys)") from None
                 # sshd's MaxStartups drops connections past its limit at once: retry with jitter.
                 if "protocol banner" in text and attempt < BANNER_RETRIES and sock is None:
                     time.sleep(random.uniform(0.05, 0.3) * (attempt + 1))
@@ -238,7 +258,9 @@ class SshConnection:
         sock = None
         if e.proxy_jump:
             user, host, port = _parse_jump(e.proxy_jump, e.user)
-            jump = self._connect_one(host, port, user, None, deadline, e.key_files, None)
+            # The jump host's own key is always checked: host_key_checking=false is the target's
+            # setting, as with OpenSSH, where it does not reach the -J hop.
+            jump = self._connect_one(host, port, user, None, deadline, e.key_files, None, checking=True)
             transport = jump.get_transport()
             assert transport is not None
             try:
@@ -248,7 +270,8 @@ class SshConnection:
             except Exception as exc:
                 raise ConnectionFailure("unreachable", f"jump host {host} cannot reach {e.hostname}:{e.port}: "
                                         f"{exc}") from None
-        self._connect_one(e.hostname, e.port, e.user, sock, deadline, e.key_files, e.password)
+        self._connect_one(e.hostname, e.port, e.user, sock, deadline, e.key_files, e.password,
+                          checking=self.host_key_checking)
 
     def exec(self, command: str, stdin: bytes, deadline: float) -> CommandResult:
         """Run one command, feed it ``stdin``, and collect its output before ``deadline``."""

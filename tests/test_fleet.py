@@ -252,6 +252,46 @@ def test_proxy_jump(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type
     assert hosts["behind"]["status"] == "ok", hosts["behind"]["errors"]
 
 
+def test_the_jump_host_key_is_checked_even_when_the_targets_is_not(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    """host_key_checking=false is the target's setting; the -J hop (here named localhost, which
+    known_hosts does not list) keeps its own check, as with OpenSSH."""
+    inventory = write_inventory(tmp_path / "inv.yml", {
+        "behind": host(sshd, ansible_python_interpreter=world.python("j2", [h100()]), host_key_checking=False,
+                       ansible_ssh_common_args=f"-J {sshd.user}@localhost:{sshd.port}")})
+    _, hosts = run_fleet(flockops, inventory, fleet_env)
+    error = hosts["behind"]["errors"][0]
+    assert (error["kind"], hosts["behind"]["gpus"]) == ("host_key", [])
+    assert f"localhost:{sshd.port}: unknown host key" in error["message"]
+
+
+def _key_line(name: str, public_key: Path, marker: str = "") -> str:
+    key_type, key = public_key.read_text().split()[:2]
+    return f"{marker}{name} {key_type} {key}\n"
+
+
+def test_known_hosts_markers_and_several_keys(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    """A @cert-authority line (not checked here) takes nothing down; a @revoked key is refused even
+    where another line lists it and host key checking is off; of two keys of one type for a host,
+    the later line is the one trusted (ssh-keyscan >> appends)."""
+    known = Path(fleet_env["HOME"], ".ssh", "known_hosts")
+    name = f"[127.0.0.1]:{sshd.port}"
+    real = sshd.host_key.with_suffix(".pub")
+    stale = keygen(tmp_path / "stale_host_key").with_suffix(".pub")
+    inventory = write_inventory(tmp_path / "inv.yml", {
+        "gpu": host(sshd, ansible_python_interpreter=world.python("m", [h100()]))})
+
+    known.write_text(_key_line("*.example.org", real, "@cert-authority ") + _key_line(name, stale)
+                     + _key_line(name, real))
+    _, hosts = run_fleet(flockops, inventory, fleet_env)
+    assert hosts["gpu"]["status"] == "ok", hosts["gpu"]["errors"]
+
+    known.write_text(_key_line(name, real) + _key_line("*", real, "@revoked "))
+    for env in (fleet_env, {**fleet_env, "FLOCKOPS_HOST_KEY_CHECKING": "false"}):
+        _, hosts = run_fleet(flockops, inventory, env)
+        error = hosts["gpu"]["errors"][0]
+        assert error["kind"] == "host_key" and "REVOKED" in error["message"], error
+
+
 def test_password_is_never_shown(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
     secret = "hunter2-do-not-print"
     inventory = write_inventory(tmp_path / "inv.yml", {
