@@ -37,8 +37,11 @@ from flockops.errors import InventoryError
 MASK = "********"
 # Connection secrets by name; any other variable whose name contains one of SECRET_WORDS is masked too.
 SECRET_VARS = frozenset({"ansible_password", "ansible_ssh_pass", "ansible_ssh_password", "ansible_become_password",
-                         "ansible_become_pass", "ansible_sudo_pass", "ansible_su_pass"})
-SECRET_WORDS = ("password", "passwd", "secret")
+                         "ansible_become_pass", "ansible_sudo_pass", "ansible_su_pass", "ansible_private_key"})
+# Also ansible-core 2.19's ansible_private_key_passphrase and the *_pass of other connection plugins
+# (ansible_httpapi_pass, ansible_winrm_pass, ansible_net_auth_pass); a key *file* is a path, shown.
+SECRET_WORDS = ("password", "passwd", "passphrase", "secret", "token", "credential", "api_key", "apikey")
+SECRET_SUFFIXES = ("_pass", "_pw", "_private_key", "_key_data")
 
 YAML_SUFFIXES = (".yml", ".yaml", ".json")
 # ansible-core's C.YAML_FILENAME_EXTENSIONS, tried in this order after the bare name in group_vars/.
@@ -64,7 +67,7 @@ class Host:
     """One inventory host with its variables already merged in Ansible's order of precedence."""
 
     name: str
-    vars: Mapping[str, Any]
+    vars: Mapping[str, Any] = field(repr=False)  # may hold passwords: never in a repr
     # Every group the host belongs to, directly or through a child group, sorted, without "all":
     # Ansible's ``group_names``.
     groups: tuple[str, ...]
@@ -78,7 +81,7 @@ class Group:
     hosts: tuple[str, ...]
     children: tuple[str, ...]
     # The group's own variables (inline, then its group_vars/ files): what ``--graph --vars`` shows for it.
-    vars: Mapping[str, Any]
+    vars: Mapping[str, Any] = field(repr=False)  # may hold passwords: never in a repr
     # Longest path from "all" (all = 0); with ``priority`` it orders group variables, deeper winning.
     depth: int = 0
     priority: int = 1
@@ -232,7 +235,8 @@ def _group_hosts(groups: Mapping[str, Group], name: str) -> tuple[str, ...]:
 def is_secret(name: str) -> bool:
     """True for a variable whose value must not be printed: passwords, passphrases, secrets."""
     lowered = name.lower()
-    return lowered in SECRET_VARS or any(word in lowered for word in SECRET_WORDS)
+    return (lowered in SECRET_VARS or any(word in lowered for word in SECRET_WORDS)
+            or lowered.endswith(SECRET_SUFFIXES))
 
 
 def mask_secrets(variables: Mapping[str, Any]) -> dict[str, Any]:
@@ -499,8 +503,8 @@ class _GroupDraft:
     hosts: list[str] = field(default_factory=list)
     children: list[str] = field(default_factory=list)
     parents: list[str] = field(default_factory=list)
-    inline: dict[str, Any] = field(default_factory=dict)
-    files: dict[str, Any] = field(default_factory=dict)
+    inline: dict[str, Any] = field(default_factory=dict, repr=False)
+    files: dict[str, Any] = field(default_factory=dict, repr=False)
     priority: int = 1
 
 
@@ -509,8 +513,8 @@ class _HostDraft:
     name: str
     file: str
     line: int | None
-    inline: dict[str, Any] = field(default_factory=dict)
-    files: dict[str, Any] = field(default_factory=dict)
+    inline: dict[str, Any] = field(default_factory=dict, repr=False)
+    files: dict[str, Any] = field(default_factory=dict, repr=False)
     direct: list[str] = field(default_factory=list)
 
 
@@ -871,9 +875,12 @@ class _IniReader:
         if any(name.strip() == "---" for name in names):
             raise self.b.error("'---' is not a host; is this a YAML file without a .yml suffix?", number)
         variables = {}
-        for word in words[1:]:
+        for previous, word in zip(words, words[1:], strict=False):
             if "=" not in word:
-                raise self.b.error(f"host {pattern!r} expects key=value variables, got {word!r}", number, word)
+                # Most often the rest of an unquoted value with a space: never quote it after a secret.
+                shown = "a word" if is_secret(previous.split("=", 1)[0]) else repr(word)
+                raise self.b.error(f"host {pattern!r} expects key=value variables, got {shown} "
+                                   "(quote a value that has spaces)", number, None if shown == "a word" else word)
             key, value = word.split("=", 1)
             variables[key] = self._value(value, number, key)
         for name in names:

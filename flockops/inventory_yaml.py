@@ -7,6 +7,7 @@ about 25 ms to import, and an INI inventory without YAML variables files never n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from flockops.errors import InventoryError
-from flockops.inventory import Vaulted, expand_hosts
+from flockops.inventory import Vaulted, expand_hosts, is_secret
 
 if TYPE_CHECKING:
     from flockops.inventory import _Builder
@@ -62,8 +63,8 @@ def read_vars_file(file: Path) -> dict[str, Any]:
     try:
         node = loader.get_single_node()
         data = None if node is None else loader.construct_document(node)
-    except yaml.YAMLError as exc:
-        raise _yaml_error(exc, shown) from None
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        raise _yaml_error(exc, shown, text) from None
     finally:
         loader.dispose()
     if not data:
@@ -76,12 +77,25 @@ def read_vars_file(file: Path) -> dict[str, Any]:
     return {str(k): v for k, v in data.items()}
 
 
-def _yaml_error(exc: yaml.YAMLError, file: str) -> InventoryError:
+def _yaml_error(exc: Exception, file: str, text: str, node: yaml.Node | None = None) -> InventoryError:
+    """One YAML error, or a value its tag cannot build (``!!int hunter2``), as an InventoryError at its
+    line. PyYAML quotes the offending token ("found undefined alias 'hunter2'"): on the line of a
+    secret variable the quotes are hidden."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None)
-    detail = f"{context}: {problem}" if context else problem
-    return InventoryError(f"YAML syntax error: {detail}", file, mark.line + 1 if mark is not None else None)
+    mark = mark or (node.start_mark if node is not None else None)
+    line = mark.line + 1 if mark is not None else None
+    if isinstance(exc, yaml.YAMLError):
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        detail = f"YAML syntax error: {context}: {problem}" if context else f"YAML syntax error: {problem}"
+    else:  # a constructor's ValueError/TypeError, whose text quotes the value
+        detail = f"a value does not fit its tag ({type(exc).__name__}): {exc}"
+    lines = text.splitlines()
+    if line is not None and 0 < line <= len(lines):
+        key = re.match(r"\s*-?\s*[\"']?([\w.-]+)[\"']?\s*[:=]", lines[line - 1])
+        if key and is_secret(key.group(1)):
+            detail = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", detail) + " (the value is hidden: the line sets a secret)"
+    return InventoryError(detail, file, line)
 
 
 def _kind(value: Any) -> str:
@@ -116,7 +130,7 @@ class YamlReader:
             try:
                 root = self.loader.get_single_node()
             except yaml.YAMLError as exc:
-                raise _yaml_error(exc, self.file) from None
+                raise _yaml_error(exc, self.file, self.text) from None
             if root is None:
                 self.b.warn("the inventory is empty", None)
                 return
@@ -151,14 +165,14 @@ class YamlReader:
                 key = self.loader.construct_object(key_node, deep=True)
                 pairs[key] = (key, key_node, value_node)
             return list(pairs.values())
-        except yaml.YAMLError as exc:
-            raise _yaml_error(exc, self.file) from None
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+            raise _yaml_error(exc, self.file, self.text, node) from None
 
     def _value(self, node: yaml.Node) -> Any:
         try:
             return self.loader.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            raise _yaml_error(exc, self.file) from None
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+            raise _yaml_error(exc, self.file, self.text, node) from None
 
     def _group(self, name: Any, key_node: yaml.Node, node: yaml.Node) -> None:
         """Read one group, or warn and skip it when its value is neither a mapping nor empty."""

@@ -312,10 +312,39 @@ def test_structural_errors_name_file_line_and_key(
 
 
 def test_errors_do_not_show_passwords(tmp_path: Path) -> None:
-    for text in ("node1 ansible_password='hunter2\n", "node1 db_secret=\"{['hunter2']: 1}\"\n"):
+    for text in ("node1 ansible_password='hunter2\n", "node1 db_secret=\"{['hunter2']: 1}\"\n",
+                 "node1 ansible_password=correct hunter2 battery\n"):
         with pytest.raises(InventoryError) as caught:
             load_text(tmp_path, "hosts.ini", text)
         assert "hunter2" not in str(caught.value)
+    # PyYAML quotes the token it stumbled on: an alias-like or mistyped password.
+    for text in ("all:\n  hosts:\n    node1:\n      ansible_password: *hunter2\n",
+                 "all:\n  hosts:\n    node1:\n      ansible_password: !!int hunter2\n",
+                 "all:\n  hosts:\n    node1:\n      ansible_become_pass: !hunter2 x\n"):
+        with pytest.raises(InventoryError) as caught:
+            load_text(tmp_path, "hosts.yml", text)
+        assert "hunter2" not in str(caught.value) and caught.value.line == 4, str(caught.value)
+        assert "the value is hidden" in str(caught.value)
+
+
+def test_a_value_that_does_not_fit_its_tag_is_an_inventory_error(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError) as caught:
+        load_text(tmp_path, "hosts.yml", "all:\n  hosts:\n    node1:\n      rack: !!int r2\n")
+    assert caught.value.line == 4 and "a value does not fit its tag (ValueError)" in str(caught.value)
+
+
+def test_more_secret_names_are_masked_and_reprs_hold_no_variables(tmp_path: Path) -> None:
+    """ansible-core 2.19's private key and passphrase variables, other plugins' *_pass, tokens."""
+    names = ["ansible_private_key", "ansible_private_key_passphrase", "ansible_ssh_private_key_passphrase",
+             "ansible_httpapi_pass", "ansible_winrm_pass", "ansible_net_auth_pass", "vault_token", "api_key"]
+    text = "all:\n  hosts:\n    node1:\n" + "".join(f"      {n}: leak-{n}\n" for n in names)
+    text += "      ansible_ssh_private_key_file: /keys/id_ed25519\n"
+    inv = load_text(tmp_path, "hosts.yml", text)
+    hostvars = inv.to_list_json()["_meta"]["hostvars"]["node1"]
+    assert {n: hostvars[n] for n in names} == dict.fromkeys(names, MASK)
+    assert hostvars["ansible_ssh_private_key_file"] == "/keys/id_ed25519"  # a path, not a secret
+    assert "leak" not in inv.to_graph(show_vars=True)
+    assert "leak" not in repr(inv) and "leak" not in repr(inv.hosts[0])
 
 
 def test_error_message_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
