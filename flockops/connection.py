@@ -93,7 +93,18 @@ def resolve(target: Target, options: SshOptions) -> Endpoint:
     found: dict[str, Any] = dict(config.lookup(target.address)) if config else {}
     keys = (target.key_file,) if target.key_file else tuple(os.path.expanduser(k) for k in
                                                             found.get("identityfile", ()))
-    port = target.port if target.port is not None else int(found.get("port", 22))
+    try:
+        port = target.port if target.port is not None else int(found.get("port", 22))
+    except ValueError:
+        raise ConnectionFailure("unreachable", f"{options.ssh_config_path} gives {target.address} the port "
+                                f"{found.get('port')!r}, which is not a number") from None
+    jump = target.proxy_jump or found.get("proxyjump")
+    jump = None if jump is None or jump.strip().lower() == "none" else jump  # "none": no jump, as in ssh
+    command = target.proxy_command or found.get("proxycommand")
+    if command and command.strip().lower() != "none" and not jump:
+        # Connecting directly instead would reach whatever answers at that address.
+        raise ConnectionFailure("unreachable", f"{target.name}: a ProxyCommand is set (ansible_ssh_common_args or "
+                                "~/.ssh/config), which flockops does not run; use ProxyJump (-J) instead")
     return Endpoint(
         name=target.name,
         hostname=str(found.get("hostname", target.address)),
@@ -101,7 +112,7 @@ def resolve(target: Target, options: SshOptions) -> Endpoint:
         user=target.user or str(found.get("user") or getpass.getuser()),
         key_files=keys,
         password=target.password,
-        proxy_jump=target.proxy_jump or found.get("proxyjump"),
+        proxy_jump=jump,
     )
 
 
@@ -307,6 +318,9 @@ class SshConnection:
                 transport.join(0.2)
                 if not transport.is_active():
                     raise EOFError("the connection closed before the command ended")
+        except OutputTooLarge:
+            raise ConnectionFailure("probe_failed", f"{label}: the probe printed more than "
+                                    f"{MAX_OUTPUT_BYTES >> 20} MiB; stopped reading") from None
         except Exception as exc:  # paramiko raises SSHException, EOFError, OSError here
             if isinstance(exc, TimeoutError) or watchdog.fired:
                 raise ConnectionFailure("timeout", f"{label}: the probe did not finish before the deadline") from None
@@ -373,6 +387,11 @@ class _Watchdog:
         self._timer.cancel()
 
 
+# A probe's answer is a few kB per GPU; a target printing more is broken or hostile, and must
+# not fill the controller's memory.
+MAX_OUTPUT_BYTES = 16 << 20
+
+
 def _drain(read: Callable[[int], bytes], deadline: float, chan: Any) -> bytes:
     data = bytearray()
     while True:
@@ -381,8 +400,14 @@ def _drain(read: Callable[[int], bytes], deadline: float, chan: Any) -> bytes:
         if not chunk:
             return bytes(data)
         data += chunk
+        if len(data) > MAX_OUTPUT_BYTES:
+            raise OutputTooLarge()
         if time.monotonic() > deadline:
             raise TimeoutError()
+
+
+class OutputTooLarge(Exception):
+    """The remote command printed more than MAX_OUTPUT_BYTES."""
 
 
 # --------------------------------------------------------------------------------------------------

@@ -62,11 +62,15 @@ def probe_modules() -> tuple[str, ...]:
 # inflates a file only when it is imported (a target uses the code objects, not the sources).
 # The one-shot probe reads the zip to the end of stdin; the resident one (--serve, watch) reads
 # a "<size>\\n" line and then exactly that many bytes, so that stdin stays open for its requests.
+# Nothing is written on the target: python3 -B writes no bytecode caches, and the working directory
+# (the login's home) leaves sys.path, so that a file there cannot stand in for a standard module.
 # A one-shot probe lives for a tenth of a second: the cyclic GC stays off (the resident probe
 # turns it back on) and os._exit skips the interpreter's teardown, about 12 ms a run together.
 # The methods that dataclasses writes come compiled from the controller (flockops.dataclass_cache).
 BOOTSTRAP = """\
 import sys
+if sys.path[:1] == [""]:
+    del sys.path[0]
 if sys.version_info < %r:
     sys.exit(%d)
 import gc, marshal, os, struct, zlib
@@ -285,7 +289,7 @@ def remote_command(python: str | None, selected: Sequence[str] | None, queries: 
     # One Python start: the bootstrap itself exits TOO_OLD on an old Python; 126/127 mean
     # no interpreter there. Either way the shell branch runs instead (it needs no stdin).
     return (
-        f"{py} -c {shlex.quote(bootstrap)} {args}; rc=$?; "
+        f"{py} -B -c {shlex.quote(bootstrap)} {args}; rc=$?; "
         f"case $rc in {TOO_OLD}|126|127) {{ {shell_branch(queries)}\n}} ;; *) exit $rc ;; esac"
     )
 

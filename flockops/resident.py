@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from .connection import _drain
+from .connection import MAX_OUTPUT_BYTES, OutputTooLarge, _drain
 from .driver import CommandResult
 from .errors import ConnectionFailure
 from .probe import JSON_MARKER, framed
@@ -66,6 +66,8 @@ class ResidentProbe:
                 if not chunk:
                     break
                 out += chunk
+                if len(out) > MAX_OUTPUT_BYTES:
+                    raise OutputTooLarge()
                 if time.monotonic() > deadline:
                     raise TimeoutError()
             # Unread stderr would take up the channel's window until the probe blocks: drop it.
@@ -92,6 +94,9 @@ class ResidentProbe:
             return CommandResult((self.command,), status, out.decode(errors="replace"), err.decode(errors="replace"))
         except TimeoutError:
             raise ConnectionFailure("timeout", f"{self.label}: the probe did not finish before the deadline") from None
+        except OutputTooLarge:
+            raise ConnectionFailure("probe_failed", f"{self.label}: the probe printed more than "
+                                    f"{MAX_OUTPUT_BYTES >> 20} MiB; stopped reading") from None
         except Exception as exc:  # paramiko raises SSHException, EOFError, OSError here
             raise ConnectionFailure("unreachable", f"{self.label}: connection lost while probing "
                                     f"({type(exc).__name__}: {exc})") from None

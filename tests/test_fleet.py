@@ -264,6 +264,20 @@ def test_the_jump_host_key_is_checked_even_when_the_targets_is_not(tmp_path, wor
     assert f"localhost:{sshd.port}: unknown host key" in error["message"]
 
 
+def test_proxy_command_is_refused_not_bypassed_and_a_flood_is_cut(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    """flockops does not run a ProxyCommand; connecting directly instead would reach whatever answers
+    at the address. A target that prints without end is stopped, not read into memory."""
+    flood = world.python("flood", body="exec yes 0123456789abcdefghijklmnopqrstuvwxyz")
+    inventory = write_inventory(tmp_path / "inv.yml", {
+        "proxied": host(sshd, ansible_ssh_common_args="-o ProxyCommand='nc %h %p'"),
+        "flood": host(sshd, ansible_python_interpreter=flood),
+    })
+    _, hosts = run_fleet(flockops, inventory, fleet_env, "--timeout", "20")
+    proxied, flooded = hosts["proxied"]["errors"][0], hosts["flood"]["errors"][0]
+    assert proxied["kind"] == "unreachable" and "ProxyCommand is set" in proxied["message"]
+    assert flooded["kind"] == "probe_failed" and "printed more than 16 MiB" in flooded["message"]
+
+
 def _key_line(name: str, public_key: Path, marker: str = "") -> str:
     key_type, key = public_key.read_text().split()[:2]
     return f"{marker}{name} {key_type} {key}\n"

@@ -16,9 +16,10 @@ from flockops.errors import ParseError
 from flockops.probe import JSON_MARKER, SHELL_MARKER, parse_python_output, parse_shell_output, probe_zip, remote_command
 
 
-def run_remote(command: str, env: dict[str, str], stdin: bytes) -> subprocess.CompletedProcess[bytes]:
+def run_remote(command: str, env: dict[str, str], stdin: bytes,
+               cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(["/bin/sh", "-c", command], input=stdin, env=env, capture_output=True, timeout=60,
-                          check=False)
+                          check=False, cwd=cwd)
 
 
 @pytest.mark.parametrize("python", ["python3", sys.executable])
@@ -216,3 +217,13 @@ def test_a_well_formed_probe_answer_passes_the_type_check() -> None:
                                              "drivers": [{"name": "nvml", "vendor": "nvidia", "outcome": "used"}]}),
                                  "gpu-a")
     assert report.gpus[0].temperature_c == 52 and report.gpus[0].temperatures[0].sensor == "edge"
+
+
+def test_a_module_in_the_login_directory_cannot_stand_in_for_the_standard_library(tmp_path: Path, nvml_env) -> None:  # type: ignore[no-untyped-def]
+    """`python3 -c` puts the working directory (an SSH login's home) first on sys.path: the bootstrap
+    takes it off before its first import of a standard module."""
+    (tmp_path / "struct.py").write_text("raise SystemExit('the home directory shadowed struct')\n")
+    env = {"PATH": "/usr/bin:/bin", **nvml_env([{"name": "NVIDIA H200", "memory_total": 1 << 30}])}
+    done = run_remote(remote_command("python3", None, planned_queries()), env, probe_zip(), cwd=tmp_path)
+    assert done.stdout.decode().startswith(JSON_MARKER), done.stderr.decode()[-500:]
+    assert not (tmp_path / "__pycache__").exists()
