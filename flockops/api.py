@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from .fieldtypes import printable
 from .model import FleetReport, HostReport
 from .ollama import (
     FROM_CLI,
@@ -78,7 +79,8 @@ def gather(targets: Sequence[Target] | None, drivers: Sequence[Driver], *,
             options = replace(options, selected_drivers=tuple(selected_drivers))
         hosts = list(run_fleet(targets, options, drivers).hosts)
 
-    answers = iter(pending.wait() if pending else [])
+    # An Ollama's answer (model names, error texts) comes from the network: printable, as a probe's is.
+    answers = iter(printable(tuple(pending.wait())) if pending else ())
     joined = [replace(h, ollama=next(answers)) if e is not None else h for h, e in zip(hosts, per_host, strict=True)]
     now = time.time()
     joined += [HostReport(host=e.url, ollama=next(answers), collected_at=now) for e in url_only]

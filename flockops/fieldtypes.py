@@ -3,7 +3,8 @@
 A third-party driver's ``collect()`` and a remote probe's JSON both hand the core objects
 that nothing has type-checked; one string where a byte count belongs would crash every
 renderer later, far from its cause. :func:`clean_gpu` checks a driver's sample where the
-collection core receives it; :func:`type_problems` checks a rebuilt host report.
+collection core receives it; :func:`type_problems` checks a rebuilt host report, and
+:func:`printable` writes out the control characters of a target's text before any terminal sees it.
 
 The field annotations are read as text (the model's modules use postponed annotations and
 the probe must not import ``typing``): ``int | None``, ``tuple[X, ...]``, ``Mapping[str, str]``
@@ -14,6 +15,7 @@ Standard library only: this module also runs inside the remote probe.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 
 from .errors import DriverFailed
@@ -87,3 +89,28 @@ def clean_gpu(gpu: object, driver: str) -> GpuSample:
     if not changes:
         return gpu
     return dataclasses.replace(gpu, field_errors={**gpu.field_errors, **notes}, **changes)
+
+
+# C0 controls but tab and newline, DEL and C1: what lets text move a terminal's cursor, retitle its
+# window or clear its screen.
+_CONTROLS = r"[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+
+
+def printable(obj: Any) -> Any:
+    """``obj`` (a model object, or a string, tuple or mapping of them) with each control character of
+    its text written out as ``\\x1b``: a target's GPU names, error texts and stderr reach terminals."""
+    if isinstance(obj, str):
+        return re.sub(_CONTROLS, lambda m: f"\\x{ord(m.group()):02x}", obj) if re.search(_CONTROLS, obj) else obj
+    if isinstance(obj, tuple):
+        return tuple(printable(item) for item in obj)
+    if isinstance(obj, Mapping):
+        return {printable(k): printable(v) for k, v in obj.items()}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        changes = {}
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            clean = printable(value)
+            if clean is not value and clean != value:
+                changes[f.name] = clean
+        return dataclasses.replace(obj, **changes) if changes else obj
+    return obj

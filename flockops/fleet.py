@@ -22,6 +22,7 @@ from .collect import collect_host
 from .connection import ConnectionPool, Endpoint, SshConnection, SshOptions, quiet_paramiko, resolve
 from .driver import CommandResult, Context, Driver
 from .errors import ConnectionFailure, ParseError
+from .fieldtypes import printable
 from .model import DriverAttempt, FleetReport, HostError, HostReport
 from .probe import JSON_MARKER, SHELL_MARKER, parse_python_output, parse_shell_output, probe_zip, remote_command
 
@@ -87,10 +88,16 @@ def shipment(local_drivers: Sequence[Driver]) -> Shipment:
 
 
 def interpret(output: str, stderr: str, target: Target, remote_only: Sequence[Driver]) -> HostReport:
-    """Turn the remote command's output into a host report (Python JSON or shell replay).
+    """Turn the remote command's output into a host report (Python JSON or shell replay), its text
+    made printable (a target's escape sequences must not reach the operator's terminal).
 
     ``remote_only``: third-party drivers that could not travel (not pure Python).
     """
+    report: HostReport = printable(_interpret(output, stderr, target, remote_only))
+    return report
+
+
+def _interpret(output: str, stderr: str, target: Target, remote_only: Sequence[Driver]) -> HostReport:
     marker, _, rest = output.partition("\n")
     notes = tuple(DriverAttempt(d.name, d.vendor, "skipped", "ran on the controller only: not pure Python, "
                                 "so it cannot travel with the probe", d.priority) for d in remote_only)

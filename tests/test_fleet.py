@@ -278,6 +278,19 @@ def test_proxy_command_is_refused_not_bypassed_and_a_flood_is_cut(tmp_path, worl
     assert flooded["kind"] == "probe_failed" and "printed more than 16 MiB" in flooded["message"]
 
 
+def test_a_targets_escape_sequences_never_reach_the_terminal(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    """A hostile or broken target's text (here a GPU name retitling the terminal and clearing it)
+    is shown with its control characters written out."""
+    report = ('{"gpus": [{"vendor": "nvidia", "index": 0, "source": "nvml", '
+              '"name": "H100\\u001b]0;PWNED\\u0007\\u001b[2J"}]}')
+    hostile = world.python("hostile", body=f"cat >/dev/null; printf '%s\\n%s\\n' @@flockops-json '{report}'")
+    inventory = write_inventory(tmp_path / "inv.yml", {"hostile": host(sshd, ansible_python_interpreter=hostile)})
+    run = flockops("report", "-i", str(inventory), env=fleet_env)
+    assert "PWNED" in run.stdout, run.stdout + run.stderr
+    assert "\x1b" not in run.stdout and "\x07" not in run.stdout
+    assert "H100\\x1b]0;PWNED\\x07\\x1b[2J" in run.stdout
+
+
 def _key_line(name: str, public_key: Path, marker: str = "") -> str:
     key_type, key = public_key.read_text().split()[:2]
     return f"{marker}{name} {key_type} {key}\n"
