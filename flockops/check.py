@@ -18,7 +18,7 @@ import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .model import FleetReport, GpuSample, HostReport
+from .model import OLLAMA_ERROR_KINDS, FleetReport, GpuSample, HostReport
 
 # Margins below the card's own slowdown temperature.
 CRIT_MARGIN_C = 2.0
@@ -182,11 +182,13 @@ def _with_perf(item: Item, perf: Perf) -> Item:
 
 def _spill_items(host: HostReport) -> list[Item]:
     """Ollama models spilled to CPU (split or cpu placement) on a host that has a GPU: WARNING."""
-    if host.ollama is None or not host.gpus:
+    if host.ollama is None:
         return []
+    from .ollama_report import spilled
+
     return [Item(host.host, f"{host.host}/ollama/{model.name}", State.WARNING,
                  f"{host.host} Ollama model {model.name} spilled to CPU ({model.placement})")
-            for model in host.ollama.models if model.placement in ("split", "cpu")]
+            for model in host.ollama.models if spilled(host, model)]
 
 
 def evaluate(fleet: FleetReport, thresholds_for: Callable[[HostReport], Thresholds]) -> list[Item]:
@@ -204,9 +206,20 @@ def evaluate(fleet: FleetReport, thresholds_for: Callable[[HostReport], Threshol
                               f"{host.host} no GPU detected{' (' + why + ')' if why else ''}"))
         for gpu in host.gpus:
             items.extend(_gpu_items(host.host, gpu, t))
+        items.extend(_partial_items(host, t))
         if t.check_ollama_spill:
             items.extend(_spill_items(host))
     return items
+
+
+def _partial_items(host: HostReport, t: Thresholds) -> list[Item]:
+    """What a partial host could not tell: a vendor whose drivers all failed, or a GPU on the PCI bus
+    that no driver reported, may hide a hot GPU, so each is UNKNOWN, never OK. A lost GPU has its
+    own item; an Ollama that did not answer matters when spills are checked."""
+    skipped = {"gpu_lost"} | (set() if t.check_ollama_spill else set(OLLAMA_ERROR_KINDS))
+    return [Item(host.host, f"{host.host}/{error.kind}/{error.source}", State.UNKNOWN,
+                 f"{host.host} {error.kind} ({error.source}): {error.message}")
+            for error in host.all_errors if error.kind not in skipped]
 
 
 def overall(items: Sequence[Item]) -> State:

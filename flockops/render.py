@@ -131,6 +131,10 @@ def host_table(host: HostReport, verbose: bool = False, status: str | None = Non
         out.append(_summary(host))
     elif host.ollama is not None and not (host.drivers or host.errors):
         out.append("No device data: known only by its Ollama URL (no SSH).")
+    elif any(d.outcome == "failed" for d in host.drivers):
+        # A failed driver may have had GPUs to report: not "no GPU".
+        out.append("No GPU reported: a driver failed, so GPUs it would have listed may be missing. Each driver said:")
+        out.extend(_driver_lines(host, only_reasons=True))
     elif host.status in ("ok", "partial"):
         out.append("No GPU detected. Each driver said:")
         out.extend(_driver_lines(host, only_reasons=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -183,12 +184,32 @@ def test_ollama_spill_is_a_warning_on_gpu_hosts_only() -> None:
     ollama = OllamaReport(url="http://gpu:11434", status="ok", models=(
         OllamaModel("llama3.1:70b", size_bytes=40 * GIB, vram_bytes=20 * GIB),
         OllamaModel("all-minilm", size_bytes=GIB, vram_bytes=GIB)))
-    report = fleet(HostReport("gpu", gpus=(gpu(),), ollama=ollama), HostReport("cpu-only", ollama=ollama))
+    # Everything on CPU and no GPU device: nothing to spill from (VRAM held by Ollama would prove a GPU).
+    on_cpu = OllamaReport(url="http://cpu:11434", status="ok", models=(
+        OllamaModel("llama3.1:70b", size_bytes=40 * GIB, vram_bytes=0),))
+    report = fleet(HostReport("gpu", gpus=(gpu(),), ollama=ollama), HostReport("cpu-only", ollama=on_cpu))
     got = states(report)
     assert got["gpu/ollama/llama3.1:70b"] == State.WARNING
     assert "gpu/ollama/all-minilm" not in got  # fully in VRAM
     assert not any(k.startswith("cpu-only/ollama") for k in got)  # no GPU to spill from
+    # A lost GPU is no GPU to spill from either (as the report's own spill warnings judge it).
+    lost = fleet(HostReport("lost", gpus=(replace(gpu(), lost=True),), ollama=on_cpu))
+    assert not any(k.startswith("lost/ollama") for k in states(lost))
     families = {f.name: f for f in text_string_to_metric_families(fleet_metrics(report, now=1.0).text())}
     samples = families["flockops_ollama_model_vram_bytes"].samples
     vram = {(s.labels["host"], s.labels["model"]): s.value for s in samples}
     assert vram[("gpu", "llama3.1:70b")] == 20 * GIB
+
+
+def test_what_a_partial_host_could_not_tell_is_unknown_never_ok() -> None:
+    """NVIDIA answered, but the AMD drivers failed and an AMD GPU is on the PCI bus: that GPU may be
+    the hot one, so the check is UNKNOWN, not OK. A failed Ollama counts only when spills are checked."""
+    host = HostReport("gpu-a", gpus=(gpu(),), errors=(
+        HostError("driver", "amdsmi", "amdsmi: library version mismatch"),
+        HostError("driver", "pci", "a amd GPU is on the PCI bus but no driver reported it (...)"),
+        HostError("gpu_lost", "nvml", "GPU 3: lost"),  # has its own item with the GPU
+    ))
+    got = states(fleet(host))
+    assert got["gpu-a/driver/amdsmi"] == State.UNKNOWN and got["gpu-a/driver/pci"] == State.UNKNOWN
+    assert not any("gpu_lost" in key for key in got)
+    assert overall(evaluate(fleet(host), lambda h: Thresholds())) == State.UNKNOWN

@@ -94,3 +94,12 @@ def test_one_unreadable_value_costs_only_its_field(tmp_path: Path, flockops) -> 
     assert gpu["power_w"] is None and gpu["field_errors"]["power_w"] == "cannot read power.draw as a number: 'ERR!'"
     assert gpu["memory_total_bytes"] == 143771 << 20 and gpu["temperature_c"] == 52.0
     assert host["status"] == "ok"
+
+
+def test_a_failed_driver_is_not_reported_as_no_gpu(tmp_path: Path, flockops) -> None:  # type: ignore[no-untyped-def]
+    case = tmp_path / "hung"
+    shutil.copytree(CASES / "h200-load", case)
+    (case / "delay-seconds").write_text("30")
+    run = flockops("report", "--driver", "nvidia-smi", env={**smi_env(case), "FLOCKOPS_COMMAND_TIMEOUT": "0.5"})
+    assert "No GPU detected" not in run.stdout
+    assert "No GPU reported: a driver failed" in run.stdout and "did not answer within 0.5 s" in run.stdout
