@@ -206,8 +206,9 @@ class History:
             polls.append((ts, host.host, host.status, None if ollama is None else ollama.status))
             gpus.extend(_gpu_row(ts, host.host, g) for g in host.gpus)
             if ollama is not None and ollama.status == "ok":
+                # The table's vram_bytes is NOT NULL: a model whose VRAM the server did not say is not recorded.
                 models.extend((ts, host.host, m.name, m.size_bytes, m.vram_bytes, m.placement,
-                               int(spilled(host, m))) for m in ollama.models)
+                               int(spilled(host, m))) for m in ollama.models if m.vram_bytes is not None)
         try:
             with self._transaction() as db:
                 db.executemany("INSERT INTO host_polls VALUES (?, ?, ?, ?)", polls)

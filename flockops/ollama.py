@@ -366,7 +366,7 @@ def parse_ps(data: Any) -> tuple[OllamaModel, ...]:
         models.append(OllamaModel(
             name=entry.get("name") or entry["model"],
             size_bytes=_int(entry.get("size"), "size", entry),
-            vram_bytes=_int(entry.get("size_vram"), "size_vram", entry) or 0,
+            vram_bytes=_int(entry.get("size_vram"), "size_vram", entry),
             context_length=context or None,  # 0 means the server did not say
             expires_at=_text(entry.get("expires_at")),
             family=_text(details.get("family")),

@@ -26,8 +26,9 @@ class OllamaModel:
 
     name: str
     size_bytes: int | None = None
-    # ``size_vram``. Servers from before it existed omit it, and that means 0: fully on CPU.
-    vram_bytes: int = 0
+    # ``size_vram``: 0 is fully on CPU. None: the server did not say (Ollama always writes it; a
+    # server that omits it or writes null is not one whose placement can be told).
+    vram_bytes: int | None = None
     context_length: int | None = None
     # As Ollama wrote it (RFC 3339, nanoseconds). Keep-alive forever reads as a date centuries away.
     expires_at: str | None = None
@@ -38,6 +39,8 @@ class OllamaModel:
     @property
     def placement(self) -> str:
         """gpu, cpu, split or unknown, by ``ollama ps``'s own rule (cmd/cmd.go, ListRunningHandler)."""
+        if self.vram_bytes is None:
+            return "unknown"
         if self.vram_bytes == 0:
             return "cpu"
         if not self.size_bytes or self.vram_bytes > self.size_bytes:
@@ -52,12 +55,12 @@ class OllamaModel:
             return None
         if placement == "cpu":
             return 0.0
-        assert self.size_bytes  # placement gpu/split implies a size
+        assert self.size_bytes and self.vram_bytes is not None  # placement gpu/split implies both
         return self.vram_bytes / self.size_bytes
 
     @property
     def ram_bytes(self) -> int | None:
-        if self.size_bytes is None:
+        if self.size_bytes is None or self.vram_bytes is None:
             return None
         return max(0, self.size_bytes - self.vram_bytes)
 
@@ -94,7 +97,9 @@ class OllamaReport:
 
     @property
     def vram_bytes(self) -> int | None:
-        return sum(m.vram_bytes for m in self.models) if self.status == "ok" else None
+        if self.status != "ok" or any(m.vram_bytes is None for m in self.models):
+            return None
+        return sum(m.vram_bytes or 0 for m in self.models)
 
     @property
     def ram_bytes(self) -> int | None:
@@ -104,10 +109,11 @@ class OllamaReport:
 
     @property
     def gpu_accelerated(self) -> str | None:
-        """yes (every model wholly in VRAM), partial, or no; None with no model loaded (nothing to tell)."""
-        if self.status != "ok" or not self.models:
-            return None
+        """yes (every model wholly in VRAM), partial, or no; None with no model loaded, or one whose
+        placement the server did not say (nothing to tell)."""
         placements = {m.placement for m in self.models}
+        if self.status != "ok" or not self.models or "unknown" in placements:
+            return None
         if placements == {"gpu"}:
             return "yes"
         if placements == {"cpu"}:

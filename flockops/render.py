@@ -220,7 +220,7 @@ def processor(model: OllamaModel) -> str:
     placement = model.placement
     if placement in ("cpu", "gpu"):
         return f"100% {placement.upper()}"
-    if placement == "unknown" or not model.size_bytes:
+    if placement == "unknown" or not model.size_bytes or model.vram_bytes is None:
         return "Unknown"
     # Go's math.Round: half away from zero.
     cpu = int((model.size_bytes - model.vram_bytes) / model.size_bytes * 100 + 0.5)
