@@ -58,8 +58,14 @@ def load_state(path: Path) -> dict[str, Memory]:
     except (OSError, ValueError):
         return {}  # a damaged state file only costs the streaks, never the check
     items = data.get("items", {}) if isinstance(data, dict) else {}
-    return {key: Memory(int(v.get("streak", 0)), int(v.get("reported", 0)))
-            for key, v in items.items() if isinstance(v, dict)}
+    if not isinstance(items, dict):
+        return {}
+    memory = {}
+    for key, value in items.items():
+        streak, reported = (value.get("streak", 0), value.get("reported", 0)) if isinstance(value, dict) else (0, 0)
+        if all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 1 << 31 for n in (streak, reported)):
+            memory[str(key)] = Memory(streak, reported)  # an entry of the wrong shape only costs its streak
+    return memory
 
 
 def save_state(path: Path, memory: Mapping[str, Memory]) -> None:
@@ -123,5 +129,21 @@ def notify(url: str, changed: Sequence[tuple[State, Item]], timeout_s: float = 5
             with urllib.request.urlopen(request, timeout=timeout_s) as response:
                 response.read()
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            errors.append(f"notification to {url} failed: {exc}")
+            errors.append(f"notification to {shown_url(url)} failed: {exc}")
     return errors
+
+
+def shown_url(url: str) -> str:
+    """``url`` without what may be a secret: the user and password before ``@``, and the query
+    (``?token=...``), which webhook URLs often carry."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(an unreadable URL)"
+    user = "…@" if "@" in parts.netloc else ""
+    query = "?…" if parts.query else ""
+    return f"{parts.scheme}://{user}{host}{port}{parts.path}{query}" if parts.scheme else "(not a URL)"

@@ -78,7 +78,16 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # argparse exits 2 on usage errors; ours is 1 (2 means a host failed).
         self.print_usage(sys.stderr)
-        self.exit(getattr(self, "usage_exit", ExitCode.USAGE), f"{self.prog}: error: {message}\n")
+        code = getattr(self, "usage_exit", ExitCode.USAGE)
+        if code == CHECK_UNKNOWN:
+            _check_status_line(f"usage error: {message}")
+        self.exit(code, f"{self.prog}: error: {message}\n")
+
+
+def _check_status_line(text: str) -> None:
+    """What a monitoring system shows for a check that could not run: one status line on stdout
+    (Nagios reads stdout only, and would show "(No output)")."""
+    print(f"FLOCKOPS UNKNOWN - {' '.join(text.split())}", flush=True)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -115,8 +124,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("-o", "--output", choices=("nagios", "prometheus", "json"), default="nagios",
                        help="output format (default: nagios)")
     check.add_argument("--driver", action="append", metavar="NAME", help="use only this driver (repeatable)")
-    check.add_argument("--warn-temp", type=float, metavar="C", help="absolute warning temperature, °C")
-    check.add_argument("--crit-temp", type=float, metavar="C", help="absolute critical temperature, °C")
+    check.add_argument("--warn-temp", type=_temperature, metavar="C", help="absolute warning temperature, °C")
+    check.add_argument("--crit-temp", type=_temperature, metavar="C", help="absolute critical temperature, °C")
     check.add_argument("--min-free-vram", metavar="SIZE|PCT", help="WARNING when a GPU has less free VRAM "
                        "(e.g. 8GiB or 10%%)")
     check.add_argument("--unreachable", choices=("unknown", "critical"), default="unknown",
@@ -131,7 +140,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--state-file", metavar="PATH",
                        help="where --consecutive and --notify remember the last runs "
                        "(default: $XDG_STATE_HOME/flockops/check-state.json)")
-    check.add_argument("--notify", metavar="URL", help="POST a JSON message to URL when a GPU's state changes")
+    check.add_argument("--notify", metavar="URL", type=_notify_url,
+                       help="POST a JSON message to URL when a GPU's state changes")
     check.add_argument("--textfile", metavar="DIR", help="also write DIR/flockops.prom atomically")
     _fleet_arguments(check)
     _ollama_arguments(check, infer=False)
@@ -159,7 +169,8 @@ def _parser() -> argparse.ArgumentParser:
 
     inventory = sub.add_parser("inventory", help="show an inventory as flockops reads it (like ansible-inventory)",
                                epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    inventory.add_argument("-i", "--inventory", required=True, metavar="FILE", help="Ansible inventory (YAML or INI)")
+    inventory.add_argument("-i", "--inventory", required=True, action=_Once, metavar="FILE",
+                           help="Ansible inventory (YAML or INI)")
     inventory.add_argument("-l", "--limit", metavar="PATTERN", help="only hosts matching PATTERN")
     shown = inventory.add_mutually_exclusive_group(required=True)
     shown.add_argument("--list", action="store_true", help="JSON as `ansible-inventory --list` prints it")
@@ -182,22 +193,64 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
+        if not value > 0 or value == float("inf"):  # also refuses nan and inf, which float() reads
+            raise argparse.ArgumentTypeError(f"must be a finite number more than 0: {text!r}")
         return value
 
     return parse
 
 
+def _temperature(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a temperature in °C: {text!r}") from None
+    if not -273.15 <= value < 1000:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"not a temperature a GPU can have, in °C: {text!r}")
+    return value
+
+
+def _notify_url(text: str) -> str:
+    from urllib.parse import urlsplit
+
+    from .checkrun import shown_url
+
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"not an http:// or https:// URL: {shown_url(text)!r}")
+    return text
+
+
+class _Once(argparse.Action):
+    """An option given at most once: a second -i would silently drop the first inventory's hosts."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error(f"{option_string} given twice: flockops reads one inventory (merge them into one file, "
+                         "or use a directory of inventory files)")
+        if not str(values).strip():
+            parser.error(f"{option_string} was given an empty path (an unset variable?)")
+        setattr(namespace, self.dest, values)
+
+
+def _known_hosts_file(text: str) -> str:
+    from pathlib import Path
+
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text!r}")
+    return text
+
+
 def _fleet_arguments(parser: argparse.ArgumentParser, default_timeout: float = 30.0) -> None:
     group = parser.add_argument_group("fleet (over SSH; without -i: this machine)")
-    group.add_argument("-i", "--inventory", metavar="FILE", help="Ansible inventory (YAML or INI)")
+    group.add_argument("-i", "--inventory", action=_Once, metavar="FILE", help="Ansible inventory (YAML or INI)")
     group.add_argument("-l", "--limit", metavar="PATTERN",
                        help="hosts to ask: a,b or a:b union, a:&b intersection, a:!b exclusion, globs, ~regex")
     group.add_argument("-f", "--forks", type=_positive(int), default=10, help="hosts probed at once (default 10)")
     group.add_argument("--timeout", type=_positive(float), default=default_timeout, metavar="SECONDS",
                        help=f"deadline per host, connection and probe together (default {default_timeout:g})")
-    group.add_argument("--known-hosts", action="append", default=[], metavar="FILE",
+    group.add_argument("--known-hosts", action="append", default=[], metavar="FILE", type=_known_hosts_file,
                        help="extra known_hosts file (repeatable); ~/.ssh/known_hosts and "
                        "/etc/ssh/ssh_known_hosts are always read")
 
@@ -322,6 +375,8 @@ def _collect_fleet(args: argparse.Namespace, drivers: Sequence[Driver],
 
     selected = tuple(args.driver) if getattr(args, "driver", None) else None
     if not args.inventory:
+        if args.limit:
+            raise UsageError("-l/--limit chooses among an inventory's hosts: give -i FILE too")
         return gather(None, drivers, selected_drivers=selected, ollama_urls=args.ollama,
                       local_ollama=not args.no_ollama, ollama_options=_ollama_options(args))
     from pathlib import Path
@@ -362,6 +417,10 @@ def _check_thresholds(args: argparse.Namespace) -> Thresholds:
                     raise ValueError(text)
         except ValueError:
             raise UsageError(f"--min-free-vram: not a size or percentage: {text!r} (try 8GiB or 10%)") from None
+        if free_pct is not None and not 0 <= free_pct <= 100:  # also nan and inf
+            raise UsageError(f"--min-free-vram: a percentage is 0% to 100%, got {text!r}")
+    if args.warn_temp is not None and args.crit_temp is not None and args.warn_temp >= args.crit_temp:
+        raise UsageError(f"--warn-temp {args.warn_temp:g} must be below --crit-temp {args.crit_temp:g}")
     return Thresholds(warn_temp_c=args.warn_temp, crit_temp_c=args.crit_temp, min_free_vram_bytes=free_bytes,
                       min_free_vram_pct=free_pct,
                       unreachable=State.CRITICAL if args.unreachable == "critical" else State.UNKNOWN)
@@ -401,7 +460,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _run_check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .check import State, evaluate, overall, thresholds_from_vars
+    from .check import Item, State, evaluate, overall, thresholds_from_vars
     from .checkrun import apply_consecutive, changes, default_state_file, load_state, notify, remember, save_state
 
     base = _check_thresholds(args)
@@ -425,7 +484,11 @@ def _run_check(args: argparse.Namespace) -> int:
         try:
             save_state(state_file, remember(raw, items, memory))
         except OSError as exc:
-            _warn(f"cannot save the check state to {state_file}: {exc.strerror or exc}")
+            # Unsaved, no streak ever reaches --consecutive: every run would hold its breaches back as OK.
+            said = f"cannot save the check state to {state_file}: {exc.strerror or exc}"
+            _warn(said)
+            items = [*items, Item("flockops", "flockops/state-file", State.UNKNOWN,
+                                  f"{said}; --consecutive and --notify cannot work without it")]
     state = overall(items)
     if args.textfile or args.output == "prometheus":
         from .prometheus import check_metrics, fleet_metrics
@@ -735,9 +798,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(COMMANDS[args.command](args))
     except (UsageError, InventoryError) as exc:
         print(f"flockops: error: {exc}", file=sys.stderr)
+        if is_check:
+            _check_status_line(str(exc))
         return CHECK_UNKNOWN if is_check else ExitCode.USAGE
     except FlockopsError as exc:
         print(f"flockops: error: {exc}", file=sys.stderr)
+        if is_check:
+            _check_status_line(str(exc))
         return CHECK_UNKNOWN if is_check else ExitCode.HOST_FAILED
     except KeyboardInterrupt:
         return 130
@@ -747,10 +814,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.OK
     except Exception as exc:
         if os.environ.get("FLOCKOPS_DEBUG"):
-            raise
+            import traceback
+
+            traceback.print_exc()  # and the same exit status as without it
         print(f"flockops: internal error: {type(exc).__name__}: {exc} "
               "(rerun with FLOCKOPS_DEBUG=1 for a traceback, and please report it)", file=sys.stderr)
-        return ExitCode.INTERNAL
+        if is_check:
+            _check_status_line(f"internal error: {type(exc).__name__}: {exc}")
+        return CHECK_UNKNOWN if is_check else ExitCode.INTERNAL
 
 
 if __name__ == "__main__":

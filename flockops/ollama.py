@@ -87,12 +87,30 @@ def normalize_url(text: str) -> str:
     else:
         raise OllamaUrlError(f"{text!r}: only http:// and https:// are supported")
     hostport, _, path = rest.partition("/")
+    if "@" in hostport:
+        # Never echoed: what precedes the @ is a user name and password.
+        raise OllamaUrlError(f"{scheme}://…@{hostport.rpartition('@')[2]}: a user name or password in an Ollama "
+                             "URL is not supported (flockops sends no credentials); leave it out")
     host, port = _split_host_port(hostport, default_port, text)
     if host in ("", "0.0.0.0", "::", "[::]"):
         host = "127.0.0.1"  # a listen-on-everything address: the server is on this machine
+    elif not _is_host(host):
+        raise OllamaUrlError(f"{text!r}: {host!r} is not a host name or an IP address")
     shown = f"[{host}]" if ":" in host else host
     path = path.rstrip("/")
     return f"{scheme}://{shown}:{port}" + (f"/{path}" if path else "")
+
+
+def _is_host(host: str) -> bool:
+    if ":" in host:
+        import ipaddress
+
+        try:
+            ipaddress.IPv6Address(host.split("%")[0])  # fe80::1%eth0: the zone is the kernel's business
+        except ValueError:
+            return False
+        return True
+    return all(c.isalnum() or c in ".-_" for c in host)
 
 
 def _split_host_port(hostport: str, default_port: int, original: str) -> tuple[str, int]:

@@ -61,10 +61,44 @@ def test_min_free_vram_and_usage_errors_are_unknown(flockops, nvml_env) -> None:
     env = nvml_env([card()])
     assert flockops("check", "--no-ollama", "--min-free-vram", "41GiB", env=env).returncode == 1
     assert flockops("check", "--no-ollama", "--min-free-vram", "80%", env=env).returncode == 0
-    for bad in (["--min-free-vram", "lots"], ["--bogus"], ["--warn-temp", "hot"]):
+    for bad in (["--min-free-vram", "lots"], ["--bogus"], ["--warn-temp", "hot"], ["--crit-temp", "nan"],
+                ["--min-free-vram", "nan%"], ["--warn-temp", "90", "--crit-temp", "80"], ["--deadline", "inf"],
+                ["--notify", "notaurl"], ["-l", "gpu-*"], ["-i", ""]):
         run = flockops("check", "--no-ollama", *bad, env=env)
         assert run.returncode == 3, (bad, run.stderr)
         assert "Traceback" not in run.stderr
+        # Nagios reads stdout only: the reason is there, on the one status line.
+        assert run.stdout.startswith("FLOCKOPS UNKNOWN - ") and run.stdout.count("\n") == 1, (bad, run.stdout)
+
+
+def test_a_state_file_that_cannot_be_saved_is_unknown_not_ok_forever(tmp_path: Path, flockops, nvml_env) -> None:  # type: ignore[no-untyped-def]
+    """Unsaved, the streak never reaches --consecutive: each run would hold the breach back as OK."""
+    directory = tmp_path / "a-directory"
+    directory.mkdir()
+    for _ in range(2):
+        run = flockops("check", "--no-ollama", "--consecutive", "2", "--state-file", str(directory),
+                       env=nvml_env([card(temperature=95)]))
+        assert run.returncode == 3 and "cannot save the check state" in run.stdout, run.stdout
+
+
+def test_a_damaged_state_file_costs_only_the_streaks(tmp_path: Path, flockops, nvml_env) -> None:  # type: ignore[no-untyped-def]
+    state = tmp_path / "state.json"
+    for text in ('{"version": 1, "items": []}', '{"items": 5}', '{"items": {"k": {"streak": "a"}}}',
+                 '{"items": {"k": {"streak": null}}}', '{"items": {"k": {"streak": 1e400}}}'):
+        state.write_text(text)
+        run = flockops("check", "--no-ollama", "--consecutive", "2", "--state-file", str(state),
+                       env=nvml_env([card()]))
+        assert run.returncode == 0 and "Traceback" not in run.stderr, (text, run.stdout, run.stderr)
+
+
+def test_a_notify_url_never_shows_its_credentials(tmp_path: Path, flockops, nvml_env) -> None:  # type: ignore[no-untyped-def]
+    from sshd import free_port
+
+    url = f"http://admin:Secr3tPw@127.0.0.1:{free_port()}/hook?token=Secr3tTok"
+    run = flockops("check", "--no-ollama", "--state-file", str(tmp_path / "s.json"), "--notify", url,
+                   env=nvml_env([card(temperature=95)]))
+    assert run.returncode == 2 and "notification to http://…@127.0.0.1" in run.stderr
+    assert "Secr3t" not in run.stdout + run.stderr
 
 
 def test_unreachable_host_is_unknown_unless_asked(tmp_path: Path, flockops, nvml_env) -> None:  # type: ignore[no-untyped-def]
@@ -200,3 +234,17 @@ def test_help_lists_exit_codes(flockops) -> None:  # type: ignore[no-untyped-def
     text = flockops("check", "--help").stdout
     assert "3  UNKNOWN" in text and "slowdown - 2 °C" in text
     assert os.environ.get("FLOCKOPS_DEBUG") is None
+
+
+def test_report_refuses_what_would_silently_change_the_hosts_asked(tmp_path: Path, flockops) -> None:  # type: ignore[no-untyped-def]
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("[gpu]\nnode1 ansible_host=127.0.0.1\n")
+    for args, said in ((["-i", str(inventory), "-i", str(inventory)], "-i given twice"),
+                       (["-i", ""], "empty path"),
+                       (["-l", "gpu"], "give -i FILE too"),
+                       (["-i", str(inventory), "--known-hosts", str(tmp_path / "typo")], "no such file"),
+                       (["--timeout", "nan"], "finite number"),
+                       (["--ollama", "http://admin:Secr3tPw@127.0.0.1:1"], "user name or password")):
+        run = flockops("report", "--no-ollama", *args)
+        assert run.returncode == 1 and said in run.stderr, (args, run.stderr)
+        assert "Traceback" not in run.stderr and "Secr3t" not in run.stderr + run.stdout

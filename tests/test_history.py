@@ -38,9 +38,10 @@ def node(name: str, at: float, *gpus: GpuSample, ollama: OllamaReport | None = N
 
 
 def test_parse_duration_and_since() -> None:
-    assert [parse_duration(t) for t in ("30d", "24h", "90m", "90min", "45s", "45", "2w", "1.5h")] == [
-        30 * 86400, 86400, 5400, 5400, 45, 45, 14 * 86400, 5400]
-    for bad in ("", "soon", "0d", "-1h", "3y"):
+    assert [parse_duration(t) for t in ("30d", "24h", "90m", "90min", "45s", "2w", "1.5h")] == [
+        30 * 86400, 86400, 5400, 5400, 45, 14 * 86400, 5400]
+    # No unit (it meant seconds, and --retention 30 deleted the history), months-or-minutes, centuries.
+    for bad in ("", "soon", "0d", "-1h", "3y", "30", "30M", "1000000d"):
         with pytest.raises(ValueError):
             parse_duration(bad)
     assert parse_since("2h", now=T0) == T0 - 7200
