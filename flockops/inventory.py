@@ -41,7 +41,7 @@ SECRET_VARS = frozenset({"ansible_password", "ansible_ssh_pass", "ansible_ssh_pa
 # Also ansible-core 2.19's ansible_private_key_passphrase and the *_pass of other connection plugins
 # (ansible_httpapi_pass, ansible_winrm_pass, ansible_net_auth_pass); a key *file* is a path, shown.
 SECRET_WORDS = ("password", "passwd", "passphrase", "secret", "token", "credential", "api_key", "apikey")
-SECRET_SUFFIXES = ("_pass", "_pw", "_private_key", "_key_data")
+SECRET_SUFFIXES = ("_pass", "_pw", "_pwd", "_private_key", "_key_data")
 
 YAML_SUFFIXES = (".yml", ".yaml", ".json")
 # ansible-core's C.YAML_FILENAME_EXTENSIONS, tried in this order after the bare name in group_vars/.
@@ -235,8 +235,16 @@ def _group_hosts(groups: Mapping[str, Group], name: str) -> tuple[str, ...]:
 def is_secret(name: str) -> bool:
     """True for a variable whose value must not be printed: passwords, passphrases, secrets."""
     lowered = name.lower()
-    return (lowered in SECRET_VARS or any(word in lowered for word in SECRET_WORDS)
+    return (lowered in SECRET_VARS or lowered == "pwd" or any(word in lowered for word in SECRET_WORDS)
             or lowered.endswith(SECRET_SUFFIXES))
+
+
+def shown(text: str) -> str:
+    """``text`` quoted for an error message, unless it names a secret (``ansible_password Secr3t``,
+    ``ansible_password:Secr3t``): then the value may be in it, and it is not shown."""
+    if any(is_secret(word) for word in re.split(r"[\s=:'\"]+", text) if word):
+        return "text that sets a secret (not shown)"
+    return repr(text)
 
 
 def mask_secrets(variables: Mapping[str, Any]) -> dict[str, Any]:
@@ -829,7 +837,7 @@ class _IniReader:
                 self._host_line(group, line, number)
             elif state == "vars":
                 if "=" not in line:
-                    raise self.b.error(f"[{group}:vars] expects key=value, got {line!r}", number)
+                    raise self.b.error(f"[{group}:vars] expects key=value, got {shown(line)}", number)
                 key, value = (part.strip() for part in line.split("=", 1))
                 self.b.set_group_var(group, key, self._value(value, number, key), number)
             else:
@@ -864,7 +872,7 @@ class _IniReader:
             # Only the host is quoted: the rest of the line may hold a password.
             raise self.b.error(f"cannot parse the line of host {line.split()[0]!r}: {exc}", number) from None
         if not words or not words[0]:
-            raise self.b.error(f"empty host name in {line!r}", number)
+            raise self.b.error(f"empty host name in {shown(line)}", number)
         pattern = words[0]
         try:
             names, port = expand_hosts(pattern)
@@ -878,9 +886,9 @@ class _IniReader:
         for previous, word in zip(words, words[1:], strict=False):
             if "=" not in word:
                 # Most often the rest of an unquoted value with a space: never quote it after a secret.
-                shown = "a word" if is_secret(previous.split("=", 1)[0]) else repr(word)
-                raise self.b.error(f"host {pattern!r} expects key=value variables, got {shown} "
-                                   "(quote a value that has spaces)", number, None if shown == "a word" else word)
+                said = "a word" if is_secret(previous.split("=", 1)[0]) else shown(word)
+                raise self.b.error(f"host {pattern!r} expects key=value variables, got {said} "
+                                   "(quote a value that has spaces)", number, word if said == repr(word) else None)
             key, value = word.split("=", 1)
             variables[key] = self._value(value, number, key)
         for name in names:

@@ -313,7 +313,8 @@ def test_structural_errors_name_file_line_and_key(
 
 def test_errors_do_not_show_passwords(tmp_path: Path) -> None:
     for text in ("node1 ansible_password='hunter2\n", "node1 db_secret=\"{['hunter2']: 1}\"\n",
-                 "node1 ansible_password=correct hunter2 battery\n"):
+                 "node1 ansible_password=correct hunter2 battery\n", "node1 ansible_password:hunter2\n",
+                 "[gpu:vars]\nansible_password hunter2\n", "[gpu:vars]\nansible_become_pass \"hunter2\"\n"):
         with pytest.raises(InventoryError) as caught:
             load_text(tmp_path, "hosts.ini", text)
         assert "hunter2" not in str(caught.value)
@@ -336,7 +337,8 @@ def test_a_value_that_does_not_fit_its_tag_is_an_inventory_error(tmp_path: Path)
 def test_more_secret_names_are_masked_and_reprs_hold_no_variables(tmp_path: Path) -> None:
     """ansible-core 2.19's private key and passphrase variables, other plugins' *_pass, tokens."""
     names = ["ansible_private_key", "ansible_private_key_passphrase", "ansible_ssh_private_key_passphrase",
-             "ansible_httpapi_pass", "ansible_winrm_pass", "ansible_net_auth_pass", "vault_token", "api_key"]
+             "ansible_httpapi_pass", "ansible_winrm_pass", "ansible_net_auth_pass", "ansible_paramiko_pass",
+             "ansible_runas_pass", "vault_token", "api_key", "pwd", "db_pwd"]
     text = "all:\n  hosts:\n    node1:\n" + "".join(f"      {n}: leak-{n}\n" for n in names)
     text += "      ansible_ssh_private_key_file: /keys/id_ed25519\n"
     inv = load_text(tmp_path, "hosts.yml", text)
