@@ -83,16 +83,21 @@ def _ssh_config(path: Path | None) -> paramiko.SSHConfig | None:
 
     try:
         return paramiko.SSHConfig.from_path(str(path))
-    except (OSError, ValueError) as exc:
-        raise ConnectionFailure("unreachable", f"cannot read {path}: {exc}") from None
+    except (OSError, ValueError, paramiko.SSHException) as exc:  # SSHException: ConfigParseError
+        raise ConnectionFailure("unreachable", f"cannot read {path}: {exc}; fix it, or the hosts it "
+                                "names cannot be reached") from None
 
 
 def resolve(target: Target, options: SshOptions) -> Endpoint:
     """Inventory variables win over ~/.ssh/config, which wins over defaults (as with Ansible)."""
     config = _ssh_config(options.ssh_config_path)
     found: dict[str, Any] = dict(config.lookup(target.address)) if config else {}
-    keys = (target.key_file,) if target.key_file else tuple(os.path.expanduser(k) for k in
-                                                            found.get("identityfile", ()))
+    if target.key_file and not os.path.isfile(target.key_file):
+        raise ConnectionFailure("auth_failed", f"{target.name}: the private key file {target.key_file} "
+                                "(ansible_ssh_private_key_file) does not exist")
+    # An IdentityFile that is not there is skipped, as ssh skips it.
+    keys = (target.key_file,) if target.key_file else tuple(
+        path for path in (os.path.expanduser(k) for k in found.get("identityfile", ())) if os.path.isfile(path))
     try:
         port = target.port if target.port is not None else int(found.get("port", 22))
     except ValueError:
@@ -250,7 +255,7 @@ class SshConnection:
                 if "protocol banner" in text and attempt < BANNER_RETRIES and sock is None:
                     time.sleep(random.uniform(0.05, 0.3) * (attempt + 1))
                     continue
-                if "No authentication methods" in text or "no acceptable" in text.lower():
+                if "private key file" in text or "No authentication methods" in text or "no acceptable" in text.lower():
                     raise ConnectionFailure("auth_failed", f"{label}: {text}") from None
                 raise ConnectionFailure("unreachable", f"{label}: SSH error: {text}") from None
             except TimeoutError:

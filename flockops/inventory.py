@@ -350,10 +350,14 @@ def target_for(host: Host) -> Target:
     port: int | None = None
     if port_value is not None:
         try:
+            if isinstance(port_value, (bool, float)):
+                raise ValueError(port_value)  # int() would make 22.5 port 22
             port = int(port_value)
+            if not 0 < port < 65536:
+                raise ValueError(port)
         except (TypeError, ValueError):
-            raise InventoryError(f"host {host.name!r} variable 'ansible_port' must be a port number, "
-                                 f"got {port_value!r}", key="ansible_port") from None
+            raise InventoryError(f"host {host.name!r} variable 'ansible_port' must be a port number "
+                                 f"(1 to 65535), got {port_value!r}", key="ansible_port") from None
     checking = last(_HOST_KEY_VARS)
     if checking is not None and not isinstance(checking, bool):
         lowered = str(checking).strip().lower()

@@ -291,6 +291,23 @@ def test_a_targets_escape_sequences_never_reach_the_terminal(tmp_path, world, ss
     assert "H100\\x1b]0;PWNED\\x07\\x1b[2J" in run.stdout
 
 
+def test_local_ssh_setup_mistakes_say_what_to_fix(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    not_a_key = tmp_path / "notes.txt"
+    not_a_key.write_text("not a key\n")
+    inventory = write_inventory(tmp_path / "inv.yml", {
+        "missing-key": host(sshd, ansible_ssh_private_key_file=str(tmp_path / "no-such-key")),
+        "text-key": host(sshd, ansible_ssh_private_key_file=str(not_a_key)),
+    })
+    _, hosts = run_fleet(flockops, inventory, fleet_env)
+    missing, text = hosts["missing-key"]["errors"][0], hosts["text-key"]["errors"][0]
+    assert missing["kind"] == "auth_failed" and "no-such-key (ansible_ssh_private_key_file) does not exist" in missing["message"]
+    assert text["kind"] == "auth_failed", text
+    Path(fleet_env["HOME"], ".ssh", "config").write_text("Host *\n  HostName\n")
+    _, hosts = run_fleet(flockops, inventory, fleet_env)
+    error = hosts["missing-key"]["errors"][0]
+    assert error["kind"] == "unreachable" and ".ssh/config" in error["message"] and "fix it" in error["message"]
+
+
 def _key_line(name: str, public_key: Path, marker: str = "") -> str:
     key_type, key = public_key.read_text().split()[:2]
     return f"{marker}{name} {key_type} {key}\n"

@@ -781,3 +781,12 @@ def test_pyyaml_is_imported_only_for_yaml_files(tmp_path: Path, files: dict[str,
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     hosts = 3 if "node[01:03]" in files.get("hosts.ini", "") else 1
     assert done.stdout.split() == [str(hosts), str(needs_yaml)]
+
+
+@pytest.mark.parametrize("port", ["99999999", "65536", "0", "-1", "22.5"])
+def test_a_port_out_of_range_is_an_inventory_error(tmp_path: Path, port: str) -> None:
+    from flockops.inventory import target_for
+
+    inv = load_text(tmp_path, "hosts.ini", f"[gpu]\nnode1 ansible_host=127.0.0.1 ansible_port={port}\n")
+    with pytest.raises(InventoryError, match=r"must be a port number \(1 to 65535\)"):
+        target_for(inv.hosts[0])
