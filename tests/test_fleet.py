@@ -300,7 +300,8 @@ def test_local_ssh_setup_mistakes_say_what_to_fix(tmp_path, world, sshd, fleet_e
     })
     _, hosts = run_fleet(flockops, inventory, fleet_env)
     missing, text = hosts["missing-key"]["errors"][0], hosts["text-key"]["errors"][0]
-    assert missing["kind"] == "auth_failed" and "no-such-key (ansible_ssh_private_key_file) does not exist" in missing["message"]
+    assert missing["kind"] == "auth_failed"
+    assert "no-such-key (ansible_ssh_private_key_file) does not exist" in missing["message"]
     assert text["kind"] == "auth_failed", text
     Path(fleet_env["HOME"], ".ssh", "config").write_text("Host *\n  HostName\n")
     _, hosts = run_fleet(flockops, inventory, fleet_env)
