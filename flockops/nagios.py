@@ -24,8 +24,9 @@ def number(value: float | None) -> str:
 
 
 def label(text: str) -> str:
-    # Quotes delimit a label; a quote inside one is written twice. '=' cannot appear.
-    return "'" + text.replace("'", "''").replace("=", "_") + "'"
+    # Quotes delimit a label; a quote inside one is written twice. '=' cannot appear, nor '|' and
+    # line breaks (from a host name), which end the perfdata.
+    return "'" + plain_text(text).replace("'", "''").replace("=", "_") + "'"
 
 
 def perfdatum(p: Perf) -> str:
@@ -33,10 +34,16 @@ def perfdatum(p: Perf) -> str:
     return f"{label(p.label)}={number(p.value)}{p.uom}" + (f";{tail}" if tail else "")
 
 
+def plain_text(text: str) -> str:
+    """Item text on one line without '|', which starts the perfdata: an error message quoting a
+    target's shell ("a | b: command not found") or a host name with a newline would break both."""
+    return " ".join(text.replace("|", "/").split())
+
+
 def render(items: Sequence[Item], state: State) -> str:
     bad = problems(items)
     if bad:
-        summary = "; ".join(i.text for i in bad[:SUMMARY_ITEMS])
+        summary = "; ".join(plain_text(i.text) for i in bad[:SUMMARY_ITEMS])
         if len(bad) > SUMMARY_ITEMS:
             summary += f" (+{len(bad) - SUMMARY_ITEMS} more)"
     else:
@@ -48,5 +55,5 @@ def render(items: Sequence[Item], state: State) -> str:
         summary += f" ({len(held)} breach{'es' if len(held) != 1 else ''} held back by --consecutive)"
     perf = " ".join(perfdatum(p) for i in items for p in i.perf)
     lines = [f"FLOCKOPS {state.name} - {summary}" + (f" | {perf}" if perf else "")]
-    lines += [f"{i.state.name}: {i.text}" for i in (*bad, *held)]
+    lines += [f"{i.state.name}: {plain_text(i.text)}" for i in (*bad, *held)]
     return "\n".join(lines) + "\n"

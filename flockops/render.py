@@ -166,7 +166,9 @@ def _hottest(host: HostReport) -> str:
 def _used_of_total(gpus: Sequence[GpuSample]) -> str:
     live = [g for g in gpus if not g.lost]
     used, total = _sum(g.memory_used_bytes for g in live), _sum(g.memory_total_bytes for g in live)
-    return f"{gib(used)} / {gib(total)}"
+    lost = len(gpus) - len(live)
+    # The GPU count beside this includes lost GPUs; their memory is unknown, so it is said, not summed.
+    return f"{gib(used)} / {gib(total)}" + (f" ({lost} lost GPU{'s' if lost > 1 else ''} not counted)" if lost else "")
 
 
 def _problem(host: HostReport) -> str:

@@ -213,3 +213,14 @@ def test_what_a_partial_host_could_not_tell_is_unknown_never_ok() -> None:
     assert got["gpu-a/driver/amdsmi"] == State.UNKNOWN and got["gpu-a/driver/pci"] == State.UNKNOWN
     assert not any("gpu_lost" in key for key in got)
     assert overall(evaluate(fleet(host), lambda h: Thresholds())) == State.UNKNOWN
+
+
+def test_nagios_text_cannot_break_the_status_line_or_the_perfdata() -> None:
+    host = HostReport("ws\n02", gpus=(gpu(),), errors=(
+        HostError("driver", "amd-smi", "bash: line 1: a | b: command not found"),))
+    items = evaluate(fleet(host), lambda h: Thresholds())
+    text = render(items, overall(items))
+    first = text.splitlines()[0]
+    assert first.count("|") == 1 and "a / b: command not found" in first
+    assert "'ws 02/gpu0 temperature'=60" in first
+    assert all(line.startswith(("FLOCKOPS ", "UNKNOWN: ", "WARNING: ", "CRITICAL: ")) for line in text.splitlines())

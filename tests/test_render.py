@@ -1,0 +1,17 @@
+"""The table renderer on hand-made reports: what it says about values it cannot add up."""
+
+from __future__ import annotations
+
+from flockops.model import FleetReport, GpuSample, HostReport
+from flockops.render import fleet_totals, summary_table
+
+GIB = 1 << 30
+
+
+def test_lost_gpus_are_said_beside_the_vram_they_are_left_out_of() -> None:
+    live = GpuSample(vendor="nvidia", index=0, source="nvml", memory_total_bytes=80 * GIB,
+                     memory_used_bytes=10 * GIB)
+    lost = GpuSample(vendor="nvidia", index=1, source="nvml", lost=True, lost_reason="GPU is lost")
+    fleet = FleetReport(hosts=(HostReport("gpu-a", gpus=(live, lost)),), generated_at="2026-11-27T00:00:00+00:00")
+    assert "GPUs: 2 | VRAM used / total: 10.0 GiB / 80.0 GiB (1 lost GPU not counted)" in fleet_totals(fleet)
+    assert "10.0 GiB / 80.0 GiB (1 lost GPU not counted)" in summary_table(fleet)
