@@ -15,6 +15,7 @@ Standard library only: this module also runs inside the remote probe.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Mapping
 
@@ -44,8 +45,11 @@ def _problems(value: Any, annotation: str, path: str) -> list[str]:
 def _option_problems(value: Any, option: str, path: str) -> list[str] | None:
     """None when ``value`` is not of ``option``'s kind at all; else what is wrong inside it ([]: nothing)."""
     if option in _SCALARS:
-        # bool is an int to Python, never a count or a temperature to us.
+        # bool is an int to Python, never a count or a temperature to us; nor is NaN or infinity
+        # (json reads them, and would write them back as JSON no other reader takes).
         fits = isinstance(value, _SCALARS[option]) and (option == "bool" or not isinstance(value, bool))
+        if fits and isinstance(value, float) and not math.isfinite(value):
+            return [f"{path} = {value!r} (not a finite number)"]
         return [] if fits else None
     if option.startswith("tuple[") and option.endswith(", ...]"):
         if not isinstance(value, tuple):

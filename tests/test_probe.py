@@ -200,6 +200,8 @@ GPU = {"vendor": "nvidia", "index": 0, "source": "nvml", "memory_total_bytes": 1
      "HostReport.gpus[0].memory_total_bytes = '80 GiB' (not int | None)"),
     (json.dumps({"gpus": [{**GPU, "temperatures": [{"sensor": 3}]}]}), "gpus[0].temperatures[0].sensor = 3 (not str)"),
     (json.dumps({"gpus": [{**GPU, "throttle_reasons": [1]}]}), "gpus[0].throttle_reasons[0] = 1 (not str)"),
+    ('{"gpus": [{"vendor": "nvidia", "index": 0, "source": "nvml", "temperature_c": NaN}]}',
+     "gpus[0].temperature_c = nan (not a finite number)"),
     (json.dumps({"gpus": [GPU], "errors": [{"kind": "driver", "source": "nvml", "message": None}]}),
      "HostReport.errors[0].message = None (not str)"),
 ])
