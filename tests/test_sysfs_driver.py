@@ -104,6 +104,16 @@ def test_xe_discrete_vram_is_summed_over_tiles(tmp_path: Path) -> None:
     assert gpu.memory_used_bytes is None and "usage" in gpu.field_errors["memory_used_bytes"]
 
 
+def test_a_tile_whose_vram_cannot_be_read_makes_the_total_unknown(tmp_path: Path) -> None:
+    """Two tiles, one without its size file: half the card must not pass for its total."""
+    _tree(tmp_path, "card0", {"uevent": _uevent("xe", "8086:0BD5", "0000:3a:00.0"),
+                              "tile0/physical_vram_size_bytes": "68719476736\n",
+                              "tile1/gt0/name": "gt0\n"})
+    (gpu,) = IntelSysfsDriver().collect(Context(env={}, sysfs_root=str(tmp_path)))
+    assert gpu.memory_total_bytes is None
+    assert gpu.field_errors["memory_total_bytes"] == "the VRAM size of 1 of its 2 tiles could not be read"
+
+
 def test_garbage_and_implausible_values_become_none_with_a_reason(tmp_path: Path) -> None:
     _tree(tmp_path, "card0", {"uevent": _uevent("amdgpu", "1002:73BF", "0000:0c:00.0"),
                               "mem_info_vram_total": "lots\n", "mem_info_vram_used": "1\x00\x00"},

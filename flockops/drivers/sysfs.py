@@ -198,6 +198,11 @@ def _intel_vram(files: _Files, pci: PciDevice) -> int | None:
             if size is not None:
                 sizes.append(size)
                 break
+    if sizes and len(sizes) < len(tiles):
+        # The sum of the tiles that could be read would pass for the card's total: unknown instead.
+        files.errors["memory_total_bytes"] = (f"the VRAM size of {len(tiles) - len(sizes)} of its {len(tiles)} "
+                                              "tiles could not be read")
+        return None
     if sizes:
         return sum(sizes)
     return files.integer(pci.path, "lmem_total_bytes", "memory_total_bytes")
