@@ -35,6 +35,7 @@ from flockops import limit as _limit
 from flockops.errors import InventoryError
 
 MASK = "********"
+MAX_RANGE_HOSTS = 100_000
 # Connection secrets by name; any other variable whose name contains one of SECRET_WORDS is masked too.
 SECRET_VARS = frozenset({"ansible_password", "ansible_ssh_pass", "ansible_ssh_password", "ansible_become_password",
                          "ansible_become_pass", "ansible_sudo_pass", "ansible_su_pass", "ansible_private_key"})
@@ -771,10 +772,14 @@ def expand_range(name: str) -> list[str]:
         values = list(letters[first : last + 1 : int(step_text)])
     else:
         try:
-            values = [str(n).zfill(width) for n in range(int(begin), int(end) + 1, int(step_text))]
+            numbers = range(int(begin), int(end) + 1, int(step_text))
         except ValueError:
             raise ValueError(f"bad host range [{inner}]: begin and end must be numbers or single letters, "
                              "and step a number other than 0") from None
+        if len(numbers) > MAX_RANGE_HOSTS:  # node[1:100000000] would take gigabytes, then hours
+            raise ValueError(f"host range [{inner}] names {len(numbers):,} hosts; more than "
+                             f"{MAX_RANGE_HOSTS:,} in one range is surely a typo")
+        values = [str(n).zfill(width) for n in numbers]
     names: list[str] = []
     for value in values:
         expanded = head + value + tail

@@ -790,3 +790,8 @@ def test_a_port_out_of_range_is_an_inventory_error(tmp_path: Path, port: str) ->
     inv = load_text(tmp_path, "hosts.ini", f"[gpu]\nnode1 ansible_host=127.0.0.1 ansible_port={port}\n")
     with pytest.raises(InventoryError, match=r"must be a port number \(1 to 65535\)"):
         target_for(inv.hosts[0])
+
+
+def test_a_huge_host_range_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError, match="names 100,000,000 hosts"):
+        load_text(tmp_path, "hosts.ini", "[gpu]\nnode[1:100000000]\n")
