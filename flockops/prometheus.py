@@ -18,7 +18,8 @@ Sample = tuple[dict[str, str], float]
 
 GPU_GAUGES: tuple[tuple[str, str, str], ...] = (
     ("flockops_gpu_memory_total_bytes", "memory_total_bytes", "Total VRAM of the GPU."),
-    ("flockops_gpu_memory_used_bytes", "memory_used_bytes", "VRAM in use (excluding driver-reserved memory)."),
+    ("flockops_gpu_memory_used_bytes", "memory_used_bytes",
+     "VRAM in use, driver-reserved memory excluded unless flockops_gpu_memory_used_includes_reserved is 1."),
     ("flockops_gpu_memory_reserved_bytes", "memory_reserved_bytes", "VRAM reserved by the driver."),
     ("flockops_gpu_memory_free_bytes", "memory_free_bytes", "Free VRAM."),
     ("flockops_gpu_temperature_celsius", "temperature_c", "GPU temperature."),
@@ -80,6 +81,11 @@ def fleet_metrics(fleet: FleetReport, now: float | None = None, exposition: Expo
                     1 if gpu.lost else 0)
             for metric, attribute, help_text in GPU_GAUGES:
                 out.add(metric, help_text, labels, getattr(gpu, attribute))
+            if gpu.memory_used_bytes is not None:
+                # NVML's v1 API on old drivers counts the reserved memory as used: said, not hidden.
+                out.add("flockops_gpu_memory_used_includes_reserved",
+                        "1 when this GPU's used VRAM counts the driver-reserved memory too (old NVIDIA drivers).",
+                        labels, int(gpu.memory_used_includes_reserved))
             util = None if gpu.utilization_pct is None else gpu.utilization_pct / 100
             out.add("flockops_gpu_utilization_ratio", "GPU utilisation, 0 to 1.", labels, util)
             if gpu.throttle_reasons is not None:

@@ -70,6 +70,11 @@ def test_old_driver_without_memory_v2_falls_back_to_v1(flockops, nvml_env) -> No
     assert gpu["memory_used_includes_reserved"] is True
     assert gpu["memory_reserved_bytes"] is None
     assert gpu["memory_total_bytes"] == 80 * GIB
+    # Prometheus says so too, beside the used gauge whose meaning it changes.
+    metrics = flockops("report", "-o", "prometheus", env=env).stdout
+    assert 'flockops_gpu_memory_used_includes_reserved{' in metrics and metrics.count("includes_reserved{") == 1
+    assert next(line for line in metrics.splitlines() if line.startswith("flockops_gpu_memory_used_includes")
+                ).endswith(" 1")
 
 
 @pytest.mark.parametrize(("code", "words"), [
