@@ -30,9 +30,14 @@ def default_state_file(env: Mapping[str, str] | None = None) -> Path:
 
 @contextlib.contextmanager
 def run_lock(path: Path) -> Iterator[bool]:
-    """flock(2) on ``path``; yields False at once when another run holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    """flock(2) on ``path``; yields False at once when another run holds it. UsageError when the file
+    cannot be opened (a directory, a missing directory)."""
+    from .errors import UsageError
+
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise UsageError(f"--lock {path}: {exc.strerror or exc}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -50,6 +50,8 @@ class Context:
             timeout = float(env.get("FLOCKOPS_COMMAND_TIMEOUT", "10"))
         except ValueError:
             timeout = 10.0
+        if not 0 < timeout < 86400:  # nan, inf, 0 or less: the default, as for a value that is no number
+            timeout = 10.0
         return cls(env=env, sysfs_root=env.get("FLOCKOPS_SYSFS_ROOT", "/sys"), command_timeout_s=timeout)
 
     def which(self, tool: str) -> str | None:

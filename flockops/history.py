@@ -130,7 +130,12 @@ class History:
         if not create and not self.path.exists():
             raise UsageError(f"no history at {self.path} (record some with `flockops report --record`)")
         if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UsageError(f"cannot create the history database's directory {self.path.parent}: "
+                                 f"{exc.strerror or exc}") from None
+        self.create = create
         try:
             # isolation_level=None: no implicit transactions; ours are explicit and short.
             self.db = sqlite3.connect(str(self.path), timeout=timeout_s, isolation_level=None,
@@ -148,9 +153,13 @@ class History:
         self.db.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
         # Switching to WAL takes an exclusive lock for a moment; another process creating the
         # same file at once can make it fail before the busy handler is asked: retry.
-        self._retry(lambda: self.db.execute("PRAGMA journal_mode = WAL").fetchone())
-        self.db.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode, and fast
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if not self.create and version == 0:
+            # Only reading (flockops history): another program's database is left exactly as it was.
+            raise sqlite3.DatabaseError("not a flockops history (it has no flockops tables)")
+        if self.create:
+            self._retry(lambda: self.db.execute("PRAGMA journal_mode = WAL").fetchone())
+        self.db.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode, and fast
         if version > SCHEMA_VERSION:
             raise sqlite3.DatabaseError(f"written by a newer flockops (schema {version}, this one knows "
                                         f"{SCHEMA_VERSION})")

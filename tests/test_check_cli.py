@@ -81,6 +81,11 @@ def test_a_state_file_that_cannot_be_saved_is_unknown_not_ok_forever(tmp_path: P
         assert run.returncode == 3 and "cannot save the check state" in run.stdout, run.stdout
 
 
+def test_a_lock_that_cannot_be_opened_is_unknown_with_the_reason(tmp_path: Path, flockops, nvml_env) -> None:  # type: ignore[no-untyped-def]
+    run = flockops("check", "--no-ollama", "--lock", str(tmp_path), env=nvml_env([card()]))
+    assert run.returncode == 3 and run.stdout.startswith(f"FLOCKOPS UNKNOWN - --lock {tmp_path}: Is a directory")
+
+
 def test_a_damaged_state_file_costs_only_the_streaks(tmp_path: Path, flockops, nvml_env) -> None:  # type: ignore[no-untyped-def]
     state = tmp_path / "state.json"
     for text in ('{"version": 1, "items": []}', '{"items": 5}', '{"items": {"k": {"streak": "a"}}}',

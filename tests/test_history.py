@@ -223,3 +223,20 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     raw.close()
     with pytest.raises(UsageError, match="newer flockops"):
         History(db)
+
+
+def test_reading_leaves_a_foreign_database_alone(tmp_path: Path, flockops) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+    import sqlite3
+
+    foreign = tmp_path / "other.sqlite"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE foo (x)")
+    before = hashlib.md5(foreign.read_bytes()).hexdigest()
+    run = flockops("history", "--db", str(foreign))
+    assert run.returncode == 1 and "not a flockops history" in run.stderr
+    assert hashlib.md5(foreign.read_bytes()).hexdigest() == before and not Path(f"{foreign}-wal").exists()
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    run = flockops("report", "--no-ollama", "--record", "--db", str(a_file / "history.sqlite"))
+    assert run.returncode == 1 and "cannot create the history database's directory" in run.stderr
