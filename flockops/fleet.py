@@ -9,6 +9,7 @@ instead of holding the report back.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import queue
 import threading
@@ -133,8 +134,9 @@ def probe_host(target: Target, options: FleetOptions, local_drivers: Sequence[Dr
 
     try:
         endpoint = resolve(target, options.ssh)
+        # The probe's own alarm, a little after the deadline: a hung probe ends on the target too.
         command = remote_command(target.python, options.selected_drivers, shell_commands(), ship.targets,
-                                 serve=options.pool is not None)
+                                 serve=options.pool is not None, alarm_s=math.ceil(options.timeout_s) + 1)
         if options.pool is not None:
             result = _exec_pooled(options.pool, target, endpoint, options, command, probe_zip(ship.modules), deadline)
         else:

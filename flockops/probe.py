@@ -273,18 +273,21 @@ def shell_branch(commands: Sequence[Sequence[str]]) -> str:
 
 
 def remote_command(python: str | None, selected: Sequence[str] | None, queries: Sequence[Sequence[str]],
-                   extra_drivers: Sequence[str] = (), serve: bool = False) -> str:
+                   extra_drivers: Sequence[str] = (), serve: bool = False, alarm_s: int | None = None) -> str:
     """The one command run on a target: the Python probe if it can run, else the shell branch.
 
     ``extra_drivers`` are "module:Class" of shipped third-party drivers. ``serve``: the resident
     probe of ``flockops watch`` (:mod:`flockops.resident`); its stdin is :func:`framed` zip, then
-    one request line per report.
+    one request line per report. ``alarm_s``: the one-shot probe ends itself after that long (a
+    GPU library call that hangs must not outlive the controller's deadline on the target).
     """
     py = shlex.quote(python or "python3")
     bootstrap = BOOTSTRAP % (MIN_PYTHON, TOO_OLD, _READ_SIZED if serve else _READ_ALL, JSON_MARKER)
     words = [*(f"--driver={name}" for name in selected or ()), *(f"--extra={t}" for t in extra_drivers)]
     if serve:
         words.append("--serve")
+    elif alarm_s is not None:
+        words.append(f"--alarm={int(alarm_s)}")
     args = " ".join(shlex.quote(word) for word in words)
     # One Python start: the bootstrap itself exits TOO_OLD on an old Python; 126/127 mean
     # no interpreter there. Either way the shell branch runs instead (it needs no stdin).

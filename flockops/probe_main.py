@@ -63,6 +63,11 @@ def main(argv: Sequence[str]) -> None:
         return json.dumps(host_to_dict(replace(found, drivers=found.drivers + tuple(failed))))
 
     if "--serve" not in argv:
+        alarm = [int(a.split("=", 1)[1]) for a in argv if a.startswith("--alarm=")]
+        if alarm:
+            import signal
+
+            signal.alarm(alarm[0])  # SIGALRM's default action ends the process, even inside a C call
         sys.stdout.write(report() + "\n")
         return
     # Resident (flockops.resident): the imports above are paid once; then every request line gets one

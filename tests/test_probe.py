@@ -229,3 +229,29 @@ def test_a_module_in_the_login_directory_cannot_stand_in_for_the_standard_librar
     done = run_remote(remote_command("python3", None, planned_queries()), env, probe_zip(), cwd=tmp_path)
     assert done.stdout.decode().startswith(JSON_MARKER), done.stderr.decode()[-500:]
     assert not (tmp_path / "__pycache__").exists()
+
+
+def test_a_one_shot_probe_ends_itself_at_its_alarm(tmp_path: Path) -> None:
+    """A GPU library call that hangs (here a driver that sleeps) must not outlive the controller's
+    deadline on the target: the one-shot probe's alarm ends it (SIGALRM)."""
+    import signal
+    import time
+
+    code = """
+import sys, time
+import flockops.probe_main as probe_main
+from flockops.driver import Driver
+class Hung(Driver):
+    name, vendor, priority = "hung", "acme", 1
+    def collect(self, ctx):
+        time.sleep(30)
+probe_main.builtin_drivers = lambda: [Hung()]
+probe_main.main(sys.argv[1:])
+"""
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code, "--alarm=1"], capture_output=True, timeout=60, check=False,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == -signal.SIGALRM, done.stderr
+    assert time.monotonic() - started < 10
+    assert "--alarm=31" in remote_command("python3", None, [], alarm_s=31)
+    assert "--alarm" not in remote_command("python3", None, [], serve=True, alarm_s=31)
