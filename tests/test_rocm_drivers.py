@@ -103,3 +103,22 @@ def test_tool_value_garbage_is_a_parse_error_quoting_it() -> None:
         rocm.number("lots of watts", "power")
     assert rocm.byte_count({"value": 2, "unit": "MB"}, "m", "b") == 2 << 20
     assert rocm.byte_count("1024", "m", "b") == 1024
+
+
+def test_one_unreadable_value_costs_only_its_field(tmp_path: Path, flockops) -> None:  # type: ignore[no-untyped-def]
+    """The ROCm 6.0.2 capture with its GPU use replaced by a word (constructed here): rocm-smi's other
+    fields of that GPU stand, and the odd one is null with its reason."""
+    import json
+    import shutil
+
+    case = tmp_path / "odd-gpu-use"
+    shutil.copytree(DATA / "rocm-smi" / "cases" / "rx6700xt-rocm602", case)
+    capture = json.loads((case / "stdout.txt").read_text())
+    capture["card0"]["GPU use (%)"] = "Busy"
+    (case / "stdout.txt").write_text(json.dumps(capture))
+    run = flockops("report", "-o", "json", "--driver", "rocm-smi",
+                   env={"FAKE_ROCM_SMI_CASE": str(case), "PATH": f"{FAKES}:/usr/bin:/bin"})
+    (gpu,) = run.json()["hosts"][0]["gpus"]
+    assert gpu["utilization_pct"] is None
+    assert "cannot read GPU use (%) as a number" in gpu["field_errors"]["utilization_pct"]
+    assert gpu["temperature_c"] == 45.0 and gpu["memory_total_bytes"] == 12868124672

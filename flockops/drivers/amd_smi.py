@@ -63,30 +63,35 @@ def _celsius(raw: Any, what: str) -> float | None:
 
 def merge_gpu(static: Mapping[str, Any], metric: Mapping[str, Any], position: int) -> GpuSample:
     errors: dict[str, str] = {}
+    read = rocm.Lenient(errors)
     asic, bus, limit = _section(static, "asic"), _section(static, "bus"), _section(static, "limit")
     usage, power = _section(metric, "usage"), _section(metric, "power")
     memory, temps = _section(metric, "mem_usage"), _section(metric, "temperature")
     readings = []
     for key, limit_key, sensor in SENSORS:
-        critical = _celsius(limit.get(f"slowdown_{limit_key}_temperature"), f"slowdown_{limit_key}_temperature")
-        emergency = _celsius(limit.get(f"shutdown_{limit_key}_temperature"), f"shutdown_{limit_key}_temperature")
+        critical = read("temperature_slowdown_c", _celsius, limit.get(f"slowdown_{limit_key}_temperature"),
+                        f"slowdown_{limit_key}_temperature")
+        emergency = read("temperature_shutdown_c", _celsius, limit.get(f"shutdown_{limit_key}_temperature"),
+                         f"shutdown_{limit_key}_temperature")
         if key in temps or critical is not None or emergency is not None:
             readings.append(TemperatureReading(sensor=sensor, critical_c=critical, emergency_c=emergency,
-                                               temperature_c=_celsius(temps.get(key), f"temperature.{key}")))
+                                               temperature_c=read("temperature_c", _celsius, temps.get(key),
+                                                                  f"temperature.{key}")))
     known = {r.sensor: r for r in readings if r.temperature_c is not None}
     chosen = known.get("edge") or known.get("junction")
     if chosen is not None and chosen.sensor != "edge":
         # MI300A has no edge sensor: its hottest-spot reading stands in, and says so.
         errors["temperature_c"] = "no edge temperature: temperature_c is junction (hotspot)"
-    total = rocm.byte_count(memory.get("total_vram"), "total_vram", "mb")
+    total = read("memory_total_bytes", rocm.byte_count, memory.get("total_vram"), "total_vram", "mb")
     if total is None:
-        total = rocm.byte_count(_section(static, "vram").get("size"), "vram.size", "mb")
-    used = rocm.byte_count(memory.get("used_vram"), "used_vram", "mb")
-    free = rocm.byte_count(memory.get("free_vram"), "free_vram", "mb")
+        total = read("memory_total_bytes", rocm.byte_count, _section(static, "vram").get("size"), "vram.size", "mb")
+    used = read("memory_used_bytes", rocm.byte_count, memory.get("used_vram"), "used_vram", "mb")
+    free = read("memory_free_bytes", rocm.byte_count, memory.get("free_vram"), "free_vram", "mb")
     if free is None and total is not None and used is not None:
         free = total - used
     power_raw = power.get("socket_power", power.get("average_socket_power"))
-    if rocm.number(power_raw, "socket_power") is None and rocm.unavailable_reason(power_raw):
+    power_w = read("power_w", rocm.number, power_raw, "socket_power")
+    if power_w is None and rocm.unavailable_reason(power_raw):
         errors["power_w"] = str(rocm.unavailable_reason(power_raw))
     index = metric.get("gpu", static.get("gpu", position))
     return GpuSample(
@@ -94,15 +99,16 @@ def merge_gpu(static: Mapping[str, Any], metric: Mapping[str, Any], position: in
         name=rocm.text_value(asic.get("market_name")),
         pci_bus_id=rocm.text_value(bus.get("bdf")) or rocm.text_value(static.get("bdf")),
         memory_total_bytes=total, memory_used_bytes=used, memory_free_bytes=free,
-        utilization_pct=rocm.integer(usage.get("gfx_activity"), "gfx_activity"),
-        memory_utilization_pct=rocm.integer(usage.get("umc_activity"), "umc_activity"),
+        utilization_pct=read("utilization_pct", rocm.integer, usage.get("gfx_activity"), "gfx_activity"),
+        memory_utilization_pct=read("memory_utilization_pct", rocm.integer, usage.get("umc_activity"), "umc_activity"),
         temperature_c=None if chosen is None else chosen.temperature_c,
         temperature_slowdown_c=None if chosen is None else chosen.critical_c,
         temperature_shutdown_c=None if chosen is None else chosen.emergency_c,
         temperature_sensor=None if chosen is None else chosen.sensor,
         temperatures=tuple(readings),
-        power_w=rocm.number(power_raw, "socket_power"),
-        power_limit_w=rocm.number(limit.get("socket_power", limit.get("power_cap")), "limit.socket_power"),
+        power_w=power_w,
+        power_limit_w=read("power_limit_w", rocm.number, limit.get("socket_power", limit.get("power_cap")),
+                           "limit.socket_power"),
         driver_version=rocm.text_value(_section(static, "driver").get("version")),
         field_errors=errors,
     )

@@ -62,27 +62,29 @@ def _first(card: Mapping[str, Any], keys: Sequence[str]) -> tuple[str | None, An
 def parse_card(card: Mapping[str, Any], index: int, driver_version: str | None) -> GpuSample:
     """One ``cardN`` object, e.g. ``{"PCI Bus": "0000:07:00.0", "GPU use (%)": "0", ...}``."""
     errors: dict[str, str] = {}
+    read = rocm.Lenient(errors)
     name = None
     for key in NAME_KEYS:
         text = rocm.text_value(card.get(key))
         if text and not re.match(_HEX_ONLY, text):  # ROCm 4.3: "Card series": "0x1002"
             name = text
             break
-    total = rocm.byte_count(card.get("VRAM Total Memory (B)"), "VRAM Total Memory (B)", "b")
-    used = rocm.byte_count(card.get("VRAM Total Used Memory (B)"), "VRAM Total Used Memory (B)", "b")
+    total = read("memory_total_bytes", rocm.byte_count, card.get("VRAM Total Memory (B)"), "VRAM Total Memory (B)", "b")
+    used = read("memory_used_bytes", rocm.byte_count, card.get("VRAM Total Used Memory (B)"),
+                "VRAM Total Used Memory (B)", "b")
     readings = []
     for key, raw in card.items():
         match = re.match(_TEMPERATURE, key)
         if match:
             sensor = match.group("sensor").strip()
             readings.append(TemperatureReading(sensor=SENSOR_NAMES.get(sensor, sensor),
-                                               temperature_c=rocm.number(raw, key)))
+                                               temperature_c=read("temperature_c", rocm.number, raw, key)))
     known = {r.sensor: r.temperature_c for r in readings if r.temperature_c is not None}
     sensor = next((s for s in ("edge", "junction") if s in known), None)
     if sensor == "junction":
         errors["temperature_c"] = "no edge temperature: temperature_c is junction"
     power_key, power_raw = _first(card, POWER_KEYS)
-    power = rocm.number(power_raw, power_key or "power")
+    power = read("power_w", rocm.number, power_raw, power_key or "power")
     reason = rocm.unavailable_reason(power_raw)
     if power is None and reason:
         errors["power_w"] = reason
@@ -93,11 +95,11 @@ def parse_card(card: Mapping[str, Any], index: int, driver_version: str | None) 
         pci_bus_id=rocm.text_value(card.get("PCI Bus")),
         memory_total_bytes=total, memory_used_bytes=used,
         memory_free_bytes=None if total is None or used is None else total - used,
-        utilization_pct=rocm.integer(card.get("GPU use (%)"), "GPU use (%)"),
-        memory_utilization_pct=rocm.integer(activity_raw, "memory activity"),
+        utilization_pct=read("utilization_pct", rocm.integer, card.get("GPU use (%)"), "GPU use (%)"),
+        memory_utilization_pct=read("memory_utilization_pct", rocm.integer, activity_raw, "memory activity"),
         temperature_c=known.get(sensor) if sensor else None, temperature_sensor=sensor,
         temperatures=tuple(readings),
-        power_w=power, power_limit_w=rocm.number(limit_raw, limit_key or "power limit"),
+        power_w=power, power_limit_w=read("power_limit_w", rocm.number, limit_raw, limit_key or "power limit"),
         driver_version=driver_version, field_errors=errors,
     )
 
