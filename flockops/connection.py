@@ -323,14 +323,8 @@ class SshConnection:
                 transport.join(0.2)
                 if not transport.is_active():
                     raise EOFError("the connection closed before the command ended")
-        except OutputTooLarge:
-            raise ConnectionFailure("probe_failed", f"{label}: the probe printed more than "
-                                    f"{MAX_OUTPUT_BYTES >> 20} MiB; stopped reading") from None
         except Exception as exc:  # paramiko raises SSHException, EOFError, OSError here
-            if isinstance(exc, TimeoutError) or watchdog.fired:
-                raise ConnectionFailure("timeout", f"{label}: the probe did not finish before the deadline") from None
-            raise ConnectionFailure("unreachable", f"{label}: connection lost while probing "
-                                    f"({type(exc).__name__}: {exc})") from None
+            raise channel_failure(exc, label, watchdog.fired) from None
         finally:
             watchdog.cancel()
         return CommandResult((command,), status, out.decode(errors="replace"), err.decode(errors="replace"))
@@ -413,6 +407,17 @@ def _drain(read: Callable[[int], bytes], deadline: float, chan: Any) -> bytes:
 
 class OutputTooLarge(Exception):
     """The remote command printed more than MAX_OUTPUT_BYTES."""
+
+
+def channel_failure(exc: Exception, label: str, deadline_passed: bool = False) -> ConnectionFailure:
+    """The one place where a failure while a probe runs on an open channel (a one-shot exec, or the
+    resident probe of watch) becomes the host's error kind."""
+    if isinstance(exc, TimeoutError) or deadline_passed:
+        return ConnectionFailure("timeout", f"{label}: the probe did not finish before the deadline")
+    if isinstance(exc, OutputTooLarge):
+        return ConnectionFailure("probe_failed", f"{label}: the probe printed more than "
+                                 f"{MAX_OUTPUT_BYTES >> 20} MiB; stopped reading")
+    return ConnectionFailure("unreachable", f"{label}: connection lost while probing ({type(exc).__name__}: {exc})")
 
 
 # --------------------------------------------------------------------------------------------------

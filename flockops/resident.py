@@ -16,9 +16,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from .connection import MAX_OUTPUT_BYTES, OutputTooLarge, _drain
+from .connection import MAX_OUTPUT_BYTES, OutputTooLarge, _drain, channel_failure
 from .driver import CommandResult
-from .errors import ConnectionFailure
 from .probe import JSON_MARKER, framed
 from .probe_main import END_MARKER
 
@@ -92,14 +91,8 @@ class ResidentProbe:
                 if not transport.is_active():
                     raise EOFError("the connection closed before the command ended")
             return CommandResult((self.command,), status, out.decode(errors="replace"), err.decode(errors="replace"))
-        except TimeoutError:
-            raise ConnectionFailure("timeout", f"{self.label}: the probe did not finish before the deadline") from None
-        except OutputTooLarge:
-            raise ConnectionFailure("probe_failed", f"{self.label}: the probe printed more than "
-                                    f"{MAX_OUTPUT_BYTES >> 20} MiB; stopped reading") from None
         except Exception as exc:  # paramiko raises SSHException, EOFError, OSError here
-            raise ConnectionFailure("unreachable", f"{self.label}: connection lost while probing "
-                                    f"({type(exc).__name__}: {exc})") from None
+            raise channel_failure(exc, self.label) from None
 
 
 def sample(connection: SshConnection, command: str, payload: bytes, deadline: float) -> CommandResult:
