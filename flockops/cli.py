@@ -382,9 +382,10 @@ def _collect_fleet(args: argparse.Namespace, drivers: Sequence[Driver],
     from pathlib import Path
 
     from .connection import SshOptions
-    from .fleet import FleetOptions
+    from .fleet import FleetOptions, env_host_key_checking
     from .inventory import target_for
 
+    env_host_key_checking(os.environ)  # a word that is neither true nor false is refused up front
     inventory = inventory or _load_inventory(args)
     hosts = inventory.select(args.limit)
     if not hosts:

@@ -55,8 +55,10 @@ class SshOptions:
     # None: follow the inventory / FLOCKOPS_HOST_KEY_CHECKING; True or False forces it.
     host_key_checking: bool | None = None
     ssh_config_path: Path | None = field(default_factory=lambda: Path.home() / ".ssh" / "config")
-    # Warnings (accepted unknown keys) are handed here; never secrets.
-    warn: Callable[[str], None] = lambda message: None
+    # Warnings (accepted unknown keys) are handed here; never secrets. By default they go to the
+    # "flockops" logger, which Python prints on stderr unless the program configures logging: an
+    # accepted unknown key is never silent.
+    warn: Callable[[str], None] = lambda message: logging.getLogger("flockops").warning("%s", message)
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ class Endpoint:
     user: str
     key_files: tuple[str, ...] = ()
     password: str | None = field(default=None, repr=False)
-    proxy_jump: str | None = None
+    # The -J hop as (user, host, port), resolved through ~/.ssh/config like the target itself.
+    jump: tuple[str, str, int] | None = None
 
     @property
     def label(self) -> str:
@@ -117,16 +120,29 @@ def resolve(target: Target, options: SshOptions) -> Endpoint:
         user=target.user or str(found.get("user") or getpass.getuser()),
         key_files=keys,
         password=target.password,
-        proxy_jump=jump,
+        jump=None if jump is None else _parse_jump(jump, config),
     )
 
 
-def _parse_jump(spec: str, default_user: str) -> tuple[str, str, int]:
-    """"user@host:port" -> (user, host, port). Only the first hop of a comma list is used."""
-    first = spec.split(",")[0].strip()
-    user, _, rest = first.rpartition("@")
-    host, _, port = rest.partition(":") if not rest.startswith("[") else (rest[1:rest.index("]")], "", "")
-    return user or default_user, host, int(port) if port.isdigit() else 22
+def _parse_jump(spec: str, config: paramiko.SSHConfig | None) -> tuple[str, str, int]:
+    """"[user@]host[:port]" (or "[v6::addr]:port") -> (user, host, port). The host may be an alias of
+    ~/.ssh/config, whose HostName, User and Port apply; the user defaults as ssh's does (the config's,
+    else the local user), never to the target's. One hop only."""
+    if "," in spec:
+        raise ConnectionFailure("unreachable", f"ProxyJump {spec}: more than one hop is not supported "
+                                "(flockops opens one direct-tcpip channel); jump from the last hop only")
+    user, _, rest = spec.strip().rpartition("@")
+    if rest.startswith("["):
+        host, _, after = rest[1:].partition("]")
+        port_text = after[1:] if after.startswith(":") else ""
+    else:
+        host, _, port_text = rest.partition(":")
+    found: dict[str, Any] = dict(config.lookup(host)) if config and host else {}
+    port_text = port_text or str(found.get("port", 22))
+    if not host or not port_text.isdigit():
+        raise ConnectionFailure("unreachable", f"ProxyJump {spec!r} is not [user@]host[:port]")
+    port = int(port_text)
+    return (user or str(found.get("user") or getpass.getuser()), str(found.get("hostname", host)), port)
 
 
 def _known_name(hostname: str, port: int) -> str:
@@ -272,8 +288,8 @@ class SshConnection:
     def open(self, deadline: float) -> None:
         e = self.endpoint
         sock = None
-        if e.proxy_jump:
-            user, host, port = _parse_jump(e.proxy_jump, e.user)
+        if e.jump:
+            user, host, port = e.jump
             # The jump host's own key is always checked: host_key_checking=false is the target's
             # setting, as with OpenSSH, where it does not reach the -J hop.
             jump = self._connect_one(host, port, user, None, deadline, e.key_files, None, checking=True)

@@ -14,7 +14,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from .collect import collect_host
 from .connection import ConnectionPool, Endpoint, SshConnection, SshOptions, quiet_paramiko, resolve
 from .driver import CommandResult, Context, Driver
-from .errors import ConnectionFailure, ParseError
+from .errors import ConnectionFailure, ParseError, UsageError
 from .fieldtypes import printable
 from .model import DriverAttempt, FleetReport, HostError, HostReport
 from .probe import JSON_MARKER, SHELL_MARKER, parse_python_output, parse_shell_output, probe_zip, remote_command
@@ -39,7 +39,7 @@ class FleetOptions:
     timeout_s: float = 30.0  # per host, connection and probe together
     selected_drivers: tuple[str, ...] | None = None
     ssh: SshOptions = field(default_factory=SshOptions)
-    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)  # may hold tokens
     # --- watch (issue 7): connections kept open between runs; None opens and closes one per host. ---
     pool: ConnectionPool | None = None
 
@@ -50,8 +50,18 @@ def host_key_checking(target: Target, options: FleetOptions) -> bool:
         return options.ssh.host_key_checking
     if target.host_key_checking is not None:
         return bool(target.host_key_checking)
-    raw = options.env.get("FLOCKOPS_HOST_KEY_CHECKING", "true").strip().lower()
-    return raw not in ("0", "false", "no", "off")
+    return env_host_key_checking(options.env)
+
+
+def env_host_key_checking(env: Mapping[str, str]) -> bool:
+    """FLOCKOPS_HOST_KEY_CHECKING: true unless it says false; UsageError for a word that is neither
+    ("maybe" must not silently mean either)."""
+    raw = env.get("FLOCKOPS_HOST_KEY_CHECKING", "true").strip().lower()
+    if raw in ("0", "false", "no", "off", "n", "f"):
+        return False
+    if raw in ("1", "true", "yes", "on", "y", "t", ""):
+        return True
+    raise UsageError(f"FLOCKOPS_HOST_KEY_CHECKING={raw!r}: say true or false")
 
 
 def _failed(target: Target, kind: str, message: str, source: str = "ssh") -> HostReport:

@@ -272,6 +272,23 @@ def shell_branch(commands: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+# Ansible's interpreter discovery values: flockops asks the target's python3 (and falls back to the
+# shell branch), which is what discovery finds on every supported target.
+_DISCOVERY = frozenset({"auto", "auto_silent", "auto_legacy", "auto_legacy_silent"})
+
+
+def interpreter_words(python: str | None) -> list[str]:
+    """``ansible_python_interpreter`` as the words of a command: "python3" for none or a discovery
+    value, and "/usr/bin/env python3" as two words, as Ansible runs it. Each word is quoted by the
+    caller, so no text of the inventory ever reaches the shell unquoted."""
+    if python is None or python.strip() in _DISCOVERY or not python.strip():
+        return ["python3"]
+    try:
+        return shlex.split(python)
+    except ValueError:  # an unclosed quote: the text as one (quoted) word
+        return [python]
+
+
 def remote_command(python: str | None, selected: Sequence[str] | None, queries: Sequence[Sequence[str]],
                    extra_drivers: Sequence[str] = (), serve: bool = False, alarm_s: int | None = None) -> str:
     """The one command run on a target: the Python probe if it can run, else the shell branch.
@@ -281,7 +298,7 @@ def remote_command(python: str | None, selected: Sequence[str] | None, queries: 
     one request line per report. ``alarm_s``: the one-shot probe ends itself after that long (a
     GPU library call that hangs must not outlive the controller's deadline on the target).
     """
-    py = shlex.quote(python or "python3")
+    py = " ".join(shlex.quote(word) for word in interpreter_words(python))
     bootstrap = BOOTSTRAP % (MIN_PYTHON, TOO_OLD, _READ_SIZED if serve else _READ_ALL, JSON_MARKER)
     words = [*(f"--driver={name}" for name in selected or ()), *(f"--extra={t}" for t in extra_drivers)]
     if serve:

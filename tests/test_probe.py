@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -95,8 +96,12 @@ def test_without_python_the_shell_branch_records_nvidia_smi(tmp_path: Path) -> N
 def test_inventory_text_is_quoted_into_the_remote_command() -> None:
     evil = "/usr/bin/python3; touch /tmp/pwned"
     command = remote_command(evil, ["nvml; rm -rf /"], planned_queries())
-    assert "'/usr/bin/python3; touch /tmp/pwned'" in command
+    # Split into words as Ansible runs "/usr/bin/env python3", each word quoted: ';' stays text.
+    assert command.startswith("'/usr/bin/python3;' touch /tmp/pwned -B -c ")
     assert "'--driver=nvml; rm -rf /'" in command
+    assert remote_command("$(id)'", None, []).startswith(shlex.quote("$(id)'") + " -B")  # unclosed: one word
+    assert remote_command("/usr/bin/env python3", None, []).startswith("/usr/bin/env python3 -B -c ")
+    assert remote_command("auto_silent", None, []).startswith("python3 -B -c ")
 
 
 @pytest.mark.parametrize("case", ["amd-rx6900xt", "amd-rx7900xtx", "intel-b580"])
