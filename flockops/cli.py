@@ -295,7 +295,16 @@ def _ollama_options(args: argparse.Namespace) -> OllamaOptions:
                          infer_runs=int(getattr(args, "infer_runs", 5)))
 
 
+# While watch draws frames on a terminal, a warning on stderr would be wiped by the next frame: such
+# warnings are held here, shown under each frame, and printed again when the watch ends.
+_held_warnings: list[str] | None = None
+
+
 def _warn(message: str) -> None:
+    if _held_warnings is not None:
+        if message not in _held_warnings:
+            _held_warnings.append(message)
+        return
     print(f"flockops: warning: {message}", file=sys.stderr)
 
 
@@ -702,10 +711,14 @@ def _cmd_watch(args: argparse.Namespace) -> int:
         pool = ConnectionPool()
     tty = sys.stdout.isatty()
     screen = Screen(sys.stdout, tty)
+    global _held_warnings
+    if tty:
+        _held_warnings = []
 
     def show(tick: Tick) -> None:
+        held = "".join(f"\nflockops: warning: {w}" for w in (_held_warnings or [])[-5:])
         screen.show(header(tick, args.interval, args.count, tty) + "\n\n"
-                    + watch_table(tick.views, summary=args.summary, verbose=args.verbose))
+                    + watch_table(tick.views, summary=args.summary, verbose=args.verbose) + held)
 
     def record(fleet: FleetReport) -> None:
         assert history is not None
@@ -727,6 +740,9 @@ def _cmd_watch(args: argparse.Namespace) -> int:
         pass  # Ctrl-C is how a watch ends
     finally:
         screen.close()
+        held, _held_warnings = _held_warnings or [], None
+        for message in held:  # below the last frame, where they stay
+            _warn(message)
         if pool is not None:
             pool.close()
         if history is not None:

@@ -351,3 +351,24 @@ def test_pool_reuses_connections_and_reopens_a_dropped_one(tmp_path, world, monk
     finally:
         pool.close()
         server.stop_host()
+
+
+@pytest.mark.skipif(not HAS_SSHD, reason="OpenSSH server not installed (.ci/run installs it)")
+def test_a_warning_stays_visible_under_the_frames(tmp_path, world, fleet_home) -> None:  # type: ignore[no-untyped-def]
+    """On a terminal the first frame clears the screen: the accepted-unknown-key warning, written to
+    stderr before it, would be wiped. It is shown under every frame, and printed again at the end."""
+    sshd = start_sshd(world.root / f"sshd-warned-{tmp_path.name}", set_env=session_env(world))
+    (fleet_home / ".ssh" / "known_hosts").write_text("")
+    inventory = write_inventory(tmp_path / "inv.yml", {
+        "new": host(sshd, ansible_python_interpreter=world.python("warned", [h100()]), host_key_checking=False)})
+    env = base_env(tmp_path)
+    env.update({"HOME": str(fleet_home), "SSH_AUTH_SOCK": "", "TERM": "xterm"})
+    term = Pty(["watch", "-i", str(inventory), "-n", "0.2", "--count", "3", "--timeout", "5"], env)
+    try:
+        frame = term.expect(r"refresh 2/3")
+        term.expect(r"flockops: warning: .*accepting unknown host key", start=frame.end())
+        rc, stderr = term.finish()
+    finally:
+        term.kill()
+        sshd.stop_host()
+    assert rc == 0 and "accepting unknown host key" in stderr, stderr
