@@ -397,6 +397,8 @@ def _collect_fleet(args: argparse.Namespace, drivers: Sequence[Driver],
     env_host_key_checking(os.environ)  # a word that is neither true nor false is refused up front
     inventory = inventory or _load_inventory(args)
     hosts = inventory.select(args.limit)
+    for pattern in inventory.unmatched(args.limit):  # as ansible warns: a typo must not pass unseen
+        _warn(f"-l {args.limit}: {pattern!r} matches no host or group")
     if not hosts:
         raise UsageError(f"no host in {args.inventory} matches {args.limit or 'all'}")
     options = FleetOptions(forks=int(args.forks), timeout_s=float(args.timeout), selected_drivers=selected, pool=pool,
@@ -570,6 +572,8 @@ def _cmd_inventory(args: argparse.Namespace) -> int:
     import json
 
     inventory = _load_inventory(args)
+    for pattern in inventory.unmatched(args.limit):
+        _warn(f"-l {args.limit}: {pattern!r} matches no host or group")
     if args.list:
         sys.stdout.write(json.dumps(inventory.to_list_json(limit=args.limit), indent=4, sort_keys=True) + "\n")
     else:

@@ -131,6 +131,9 @@ def _match_one(
     if not pattern:  # a lone "!" or "&"
         unmatched.append(pattern)
         return []
+    if pattern == "~":
+        # An empty regex matches every host: here it is the rest of "~[unclosed", split at the "[".
+        raise UsageError("an empty ~regex (an unclosed '[' in the limit?) would select every host")
     expr, subscript = _split_subscript(pattern)
     matcher = _compile(expr)
     matching_groups = [name for name in groups if matcher.match(name)]

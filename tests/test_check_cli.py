@@ -253,3 +253,10 @@ def test_report_refuses_what_would_silently_change_the_hosts_asked(tmp_path: Pat
         run = flockops("report", "--no-ollama", *args)
         assert run.returncode == 1 and said in run.stderr, (args, run.stderr)
         assert "Traceback" not in run.stderr and "Secr3t" not in run.stderr + run.stdout
+
+
+def test_a_limit_pattern_that_matches_nothing_is_warned_about(tmp_path: Path, flockops) -> None:  # type: ignore[no-untyped-def]
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("[gpu]\nnode1 ansible_host=127.0.0.1\n")
+    run = flockops("inventory", "-i", str(inventory), "--graph", "-l", "gpu:nmoatch")
+    assert run.returncode == 0 and "warning: -l gpu:nmoatch: 'nmoatch' matches no host or group" in run.stderr

@@ -795,3 +795,10 @@ def test_a_port_out_of_range_is_an_inventory_error(tmp_path: Path, port: str) ->
 def test_a_huge_host_range_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
     with pytest.raises(InventoryError, match="names 100,000,000 hosts"):
         load_text(tmp_path, "hosts.ini", "[gpu]\nnode[1:100000000]\n")
+
+
+def test_a_limit_that_would_select_everything_by_accident_is_refused(tmp_path: Path) -> None:
+    inv = load_text(tmp_path, "hosts.ini", "[gpu]\nh1\nh2\n[cpu]\nc1\n")
+    with pytest.raises(UsageError, match="empty ~regex"):
+        inv.select("~[unclosed")
+    assert inv.unmatched("gpu:nomatch") == ("nomatch",)
