@@ -23,9 +23,10 @@ STATE_VERSION = 1
 
 
 def default_state_file(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    base = env.get("XDG_STATE_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "flockops" / "check-state.json"
+    from .userdirs import xdg_path
+
+    base = xdg_path(os.environ if env is None else env, "XDG_STATE_HOME", (".local", "state"))
+    return base / "flockops" / "check-state.json"
 
 
 @contextlib.contextmanager

@@ -83,9 +83,10 @@ TABLES = ("host_polls", "gpu_samples", "ollama_models")
 
 def default_db_path(env: Mapping[str, str] | None = None) -> Path:
     """``$XDG_DATA_HOME/flockops/history.sqlite`` (``~/.local/share`` when unset)."""
-    env = os.environ if env is None else env
-    base = env.get("XDG_DATA_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "flockops" / "history.sqlite"
+    from .userdirs import xdg_path
+
+    base = xdg_path(os.environ if env is None else env, "XDG_DATA_HOME", (".local", "share"))
+    return base / "flockops" / "history.sqlite"
 
 
 _UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}

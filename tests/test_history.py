@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -53,6 +54,15 @@ def test_parse_duration_and_since() -> None:
 def test_default_path_follows_xdg() -> None:
     assert default_db_path({"XDG_DATA_HOME": "/data"}) == Path("/data/flockops/history.sqlite")
     assert default_db_path({"HOME": "/home/u"}) == Path("/home/u/.local/share/flockops/history.sqlite")
+    # An empty or relative HOME or XDG value is ignored (XDG's rule), never a path under the current directory.
+    import pwd
+
+    home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    for env in ({"HOME": ""}, {"HOME": "relative"}, {"XDG_DATA_HOME": "data", "HOME": ""}, {}):
+        assert default_db_path(env) == home / ".local/share/flockops/history.sqlite", env
+    from flockops.checkrun import default_state_file
+
+    assert default_state_file({"HOME": ""}) == home / ".local/state/flockops/check-state.json"
 
 
 def test_record_stores_every_field_in_wal_mode(tmp_path: Path) -> None:

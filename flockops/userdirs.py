@@ -1,0 +1,22 @@
+"""Where flockops keeps its own files on the controller, by the XDG base directory rules."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+
+def xdg_path(env: Mapping[str, str], variable: str, fallback: Sequence[str]) -> Path:
+    """``$variable``, else ``$HOME`` joined with ``fallback`` (".local", "share"). A value that is
+    not an absolute path is ignored, as the XDG specification says: an empty or relative HOME (cron,
+    ``env -i``) would otherwise put the files under whatever directory the run started in."""
+    base = env.get(variable, "")
+    if os.path.isabs(base):
+        return Path(base)
+    home = env.get("HOME", "")
+    if not os.path.isabs(home):
+        import pwd
+
+        home = pwd.getpwuid(os.getuid()).pw_dir
+    return Path(home, *fallback)
