@@ -44,6 +44,10 @@ class FleetOptions:
     pool: ConnectionPool | None = None
 
 
+# Ansible's connection plugins that are SSH underneath (smart picks ssh or paramiko).
+SSH_CONNECTIONS = frozenset({"ssh", "paramiko", "paramiko_ssh", "smart"})
+
+
 def host_key_checking(target: Target, options: FleetOptions) -> bool:
     """The inventory's host_key_checking wins, then FLOCKOPS_HOST_KEY_CHECKING; on by default."""
     if options.ssh.host_key_checking is not None:
@@ -135,6 +139,9 @@ def _interpret(output: str, stderr: str, target: Target, remote_only: Sequence[D
 
 def probe_host(target: Target, options: FleetOptions, local_drivers: Sequence[Driver]) -> HostReport:
     """One host's report; connection problems become a failed report with their kind."""
+    if target.connection not in SSH_CONNECTIONS and target.connection != "local":
+        return _failed(target, "unreachable", f"ansible_connection {target.connection!r} is not one flockops speaks "
+                       "(ssh, paramiko, smart or local); this host was not asked")
     if target.connection == "local":
         report = collect_host(local_drivers, Context.local(), host=target.name, selected=options.selected_drivers)
         return replace(report, address="local")

@@ -386,7 +386,8 @@ def target_for(host: Host) -> Target:
         key_file=os.path.expanduser(key_file) if key_file else None,
         # A !vault password cannot be decrypted here: as if none were set.
         password=None if password is None or isinstance(password, Vaulted) else str(password),
-        connection=text(("ansible_connection",)) or "ssh",
+        # "ansible.builtin.local" is "local": the collection prefix names the same plugin.
+        connection=(text(("ansible_connection",)) or "ssh").removeprefix("ansible.builtin."),
         python=text(("ansible_python_interpreter",)),
         ssh_common_args=common,
         ssh_extra_args=extra,

@@ -309,6 +309,18 @@ def test_local_ssh_setup_mistakes_say_what_to_fix(tmp_path, world, sshd, fleet_e
     assert error["kind"] == "unreachable" and ".ssh/config" in error["message"] and "fix it" in error["message"]
 
 
+def test_a_connection_flockops_does_not_speak_is_said_not_tried_over_ssh(tmp_path, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    inventory = write_inventory(tmp_path / "inv.yml", {
+        "win": {"ansible_host": "127.0.0.1", "ansible_connection": "winrm"},
+        "here": {"ansible_connection": "ansible.builtin.local"},
+    })
+    _, hosts = run_fleet(flockops, inventory, fleet_env)
+    error = hosts["win"]["errors"][0]
+    assert error["kind"] == "unreachable"
+    assert "ansible_connection 'winrm' is not one flockops speaks" in error["message"]
+    assert hosts["here"]["address"] == "local"
+
+
 def _key_line(name: str, public_key: Path, marker: str = "") -> str:
     key_type, key = public_key.read_text().split()[:2]
     return f"{marker}{name} {key_type} {key}\n"
