@@ -217,9 +217,18 @@ def _partial_items(host: HostReport, t: Thresholds) -> list[Item]:
     that no driver reported, may hide a hot GPU, so each is UNKNOWN, never OK. A lost GPU has its
     own item; an Ollama that did not answer matters when spills are checked."""
     skipped = {"gpu_lost"} | (set() if t.check_ollama_spill else set(OLLAMA_ERROR_KINDS))
-    return [Item(host.host, f"{host.host}/{error.kind}/{error.source}", State.UNKNOWN,
-                 f"{host.host} {error.kind} ({error.source}): {error.message}")
-            for error in host.all_errors if error.kind not in skipped]
+    items: list[Item] = []
+    seen: dict[str, int] = {}
+    for error in host.all_errors:
+        if error.kind in skipped:
+            continue
+        key = f"{host.host}/{error.kind}/{error.source}"
+        seen[key] = seen.get(key, 0) + 1
+        # Keys name a series (Prometheus) and a streak (--consecutive): a second error of one kind and
+        # source (two vendors undetected on the PCI bus) gets its own.
+        items.append(Item(host.host, key if seen[key] == 1 else f"{key}/{seen[key]}", State.UNKNOWN,
+                          f"{host.host} {error.kind} ({error.source}): {error.message}"))
+    return items
 
 
 def overall(items: Sequence[Item]) -> State:

@@ -36,6 +36,7 @@ def run_lock(path: Path) -> Iterator[bool]:
     from .errors import UsageError
 
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise UsageError(f"--lock {path}: {exc.strerror or exc}") from None

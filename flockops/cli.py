@@ -215,8 +215,12 @@ def _notify_url(text: str) -> str:
 
     from .checkrun import shown_url
 
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(text)
+        hostname = parts.hostname
+    except ValueError:  # "[" without its "]": never echo the text, it may hold a token
+        hostname = None
+    if not hostname or parts.scheme not in ("http", "https"):
         raise argparse.ArgumentTypeError(f"not an http:// or https:// URL: {shown_url(text)!r}")
     return text
 
@@ -298,6 +302,16 @@ def _ollama_options(args: argparse.Namespace) -> OllamaOptions:
 # While watch draws frames on a terminal, a warning on stderr would be wiped by the next frame: such
 # warnings are held here, shown under each frame, and printed again when the watch ends.
 _held_warnings: list[str] | None = None
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """For what every refresh of watch would say again."""
+    if message not in _warned:
+        _warned.add(message)
+        _warn(message)
 
 
 def _warn(message: str) -> None:
@@ -398,7 +412,7 @@ def _collect_fleet(args: argparse.Namespace, drivers: Sequence[Driver],
     inventory = inventory or _load_inventory(args)
     hosts = inventory.select(args.limit)
     for pattern in inventory.unmatched(args.limit):  # as ansible warns: a typo must not pass unseen
-        _warn(f"-l {args.limit}: {pattern!r} matches no host or group")
+        _warn_once(f"-l {args.limit}: {pattern!r} matches no host or group")
     if not hosts:
         raise UsageError(f"no host in {args.inventory} matches {args.limit or 'all'}")
     options = FleetOptions(forks=int(args.forks), timeout_s=float(args.timeout), selected_drivers=selected, pool=pool,

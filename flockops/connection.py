@@ -201,16 +201,21 @@ class SshConnection:
         self._clients: list[paramiko.SSHClient] = []
         self.resident: ResidentProbe | None = None  # watch (issue 7): its probe, on a channel of this connection
 
-    def _client(self, hostname: str, port: int, checking: bool) -> paramiko.SSHClient:
+    def _known_hosts(self) -> KnownHosts:
+        return read_known_hosts((Path(os.path.expanduser("~/.ssh/known_hosts")), SYSTEM_KNOWN_HOSTS,
+                                 *self.options.known_hosts_files))
+
+    def _client(self, hostname: str, port: int, checking: bool, offered: paramiko.PKey | None) -> paramiko.SSHClient:
         import paramiko
 
         client = paramiko.SSHClient()
         # Never written to. The keys listed for this host go to the client, which checks the offered
-        # key against them (a later line of one key type wins); any other key goes to the policy.
-        known = read_known_hosts((Path(os.path.expanduser("~/.ssh/known_hosts")), SYSTEM_KNOWN_HOSTS,
-                                  *self.options.known_hosts_files))
+        # key against them, one per key type (paramiko's rule); any other key goes to the policy.
+        # ``offered``: a listed key the host offered on a first try that paramiko compared with
+        # another listed key of its type; trusted now, as ssh trusts any line that lists it.
+        known = self._known_hosts()
         name = _known_name(hostname, port)
-        for key in known.keys_for(name):
+        for key in (*known.keys_for(name), *([offered] if offered is not None else [])):
             client.get_host_keys().add(name, key.get_name(), key)
         client.set_missing_host_key_policy(_UnknownKey(known, checking, self.options.warn))  # type: ignore[arg-type]
         return client
@@ -218,6 +223,7 @@ class SshConnection:
     def _connect_one(self, hostname: str, port: int, user: str, sock: Any, deadline: float,
                      key_files: Sequence[str], password: str | None, checking: bool) -> paramiko.SSHClient:
         label = f"{user}@{hostname}:{port}"
+        offered: paramiko.PKey | None = None
         for attempt in range(BANNER_RETRIES + 1):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -228,7 +234,7 @@ class SshConnection:
             channel = sock if sock is not None else _tcp(hostname, port, timeout)
             import paramiko
 
-            client = self._client(hostname, port, checking)
+            client = self._client(hostname, port, checking, offered)
             started = time.monotonic()
             try:
                 client.connect(hostname, port=port, username=user, password=password,
@@ -238,6 +244,9 @@ class SshConnection:
                                look_for_keys=not key_files)
             except paramiko.BadHostKeyException as exc:
                 client.close()
+                if offered is None and sock is None and self._known_hosts().lists(_known_name(hostname, port), exc.key):
+                    offered = exc.key  # listed on another line of its type: connect again, trusting it
+                    continue
                 raise ConnectionFailure(
                     "host_key",
                     f"REMOTE HOST KEY CHANGED for {hostname}:{port}: known_hosts has "

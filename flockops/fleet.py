@@ -238,8 +238,11 @@ def run_fleet(targets: Sequence[Target], options: FleetOptions, local_drivers: S
             except Exception as exc:  # a bug must cost one host, not the run
                 report = _failed(target, "internal", f"{type(exc).__name__}: {exc}", "flockops")
             with lock:
+                given_up = position in results  # the supervisor started a worker in this one's place
                 results.setdefault(position, report)
                 lock.notify_all()
+            if given_up:
+                return  # else -f would be exceeded: that worker takes the hosts still waiting
 
     for _ in range(max(1, min(options.forks, len(targets)))):
         threading.Thread(target=worker, daemon=True, name="flockops-probe").start()

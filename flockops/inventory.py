@@ -785,6 +785,8 @@ def expand_range(name: str) -> list[str]:
     for value in values:
         expanded = head + value + tail
         names.extend(expand_range(expanded) if "[" in expanded else [expanded])
+        if len(names) > MAX_RANGE_HOSTS:  # n[1:1500]-[1:1500]: each range small, together millions
+            raise ValueError(f"host ranges in {name!r} name more than {MAX_RANGE_HOSTS:,} hosts; surely a typo")
     return names
 
 
@@ -893,12 +895,15 @@ class _IniReader:
         if any(name.strip() == "---" for name in names):
             raise self.b.error("'---' is not a host; is this a YAML file without a .yml suffix?", number)
         variables = {}
-        for previous, word in zip(words, words[1:], strict=False):
+        for word in words[1:]:
             if "=" not in word:
-                # Most often the rest of an unquoted value with a space: never quote it after a secret.
-                said = "a word" if is_secret(previous.split("=", 1)[0]) else shown(word)
-                raise self.b.error(f"host {pattern!r} expects key=value variables, got {said} "
-                                   "(quote a value that has spaces)", number, word if said == repr(word) else None)
+                # Most often the rest of an unquoted value with a space, or "key = value": on a line
+                # that names a secret anywhere, the word is not quoted (nor the host, which may be the key).
+                if shown(" ".join(words)) != repr(" ".join(words)):
+                    raise self.b.error("a host line that names a secret expects key=value variables, without "
+                                       "spaces around '=' (quote a value that has spaces)", number)
+                raise self.b.error(f"host {pattern!r} expects key=value variables, got {word!r} "
+                                   "(quote a value that has spaces)", number, word)
             key, value = word.split("=", 1)
             variables[key] = self._value(value, number, key)
         for name in names:

@@ -63,7 +63,7 @@ def read_vars_file(file: Path) -> dict[str, Any]:
     try:
         node = loader.get_single_node()
         data = None if node is None else loader.construct_document(node)
-    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError, KeyError, AttributeError) as exc:
         raise _yaml_error(exc, shown, text) from None
     finally:
         loader.dispose()
@@ -92,8 +92,9 @@ def _yaml_error(exc: Exception, file: str, text: str, node: yaml.Node | None = N
         detail = f"a value does not fit its tag ({type(exc).__name__}): {exc}"
     lines = text.splitlines()
     if line is not None and 0 < line <= len(lines):
-        key = re.match(r"\s*-?\s*[\"']?([\w.-]+)[\"']?\s*[:=]", lines[line - 1])
-        if key and is_secret(key.group(1)):
+        # Every key on the line, and on the line before (a value may stand on the line after its key).
+        keys = re.findall(r"([\w.-]+)[\"']?\s*:", "\n".join(lines[max(0, line - 2):line]))
+        if any(is_secret(key) for key in keys):
             detail = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", detail) + " (the value is hidden: the line sets a secret)"
     return InventoryError(detail, file, line)
 
@@ -165,13 +166,15 @@ class YamlReader:
                 key = self.loader.construct_object(key_node, deep=True)
                 pairs[key] = (key, key_node, value_node)
             return list(pairs.values())
-        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError, KeyError, AttributeError) as exc:  # see _value
             raise _yaml_error(exc, self.file, self.text, node) from None
 
     def _value(self, node: yaml.Node) -> Any:
         try:
             return self.loader.construct_object(node, deep=True)
-        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError, KeyError, AttributeError) as exc:
+            # A tag's constructor fails on a value that does not fit it: !!bool hunter2 (KeyError),
+            # !!timestamp hello (AttributeError), !!int x (ValueError).
             raise _yaml_error(exc, self.file, self.text, node) from None
 
     def _group(self, name: Any, key_node: yaml.Node, node: yaml.Node) -> None:

@@ -40,6 +40,10 @@ class KnownHosts:
         return [key for patterns, key in self.entries
                 if _matches(name, patterns) and not self.is_revoked(key)]
 
+    def lists(self, name: str, key: paramiko.PKey) -> bool:
+        """``key`` is one of the (unrevoked) keys listed for ``name``, whichever line it is on."""
+        return any(known == key for known in self.keys_for(name))
+
     def is_revoked(self, key: paramiko.PKey) -> bool:
         return f"{key.get_name()} {key.get_base64()}" in self.revoked
 
@@ -50,8 +54,11 @@ def _matches(name: str, patterns: Sequence[str]) -> bool:
     for pattern in patterns:
         if pattern == name:
             return True
-        if pattern.startswith("|1|") and hmac.compare_digest(HostKeys.hash_host(name, pattern), pattern):
-            return True
+        try:
+            if pattern.startswith("|1|") and hmac.compare_digest(HostKeys.hash_host(name, pattern), pattern):
+                return True
+        except Exception:  # a damaged hashed name (paramiko asserts on it): that line matches nothing
+            continue
     return False
 
 

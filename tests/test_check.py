@@ -224,3 +224,12 @@ def test_nagios_text_cannot_break_the_status_line_or_the_perfdata() -> None:
     assert first.count("|") == 1 and "a / b: command not found" in first
     assert "'ws 02/gpu0 temperature'=60" in first
     assert all(line.startswith(("FLOCKOPS ", "UNKNOWN: ", "WARNING: ", "CRITICAL: ")) for line in text.splitlines())
+
+
+def test_two_errors_of_one_kind_and_source_get_keys_of_their_own() -> None:
+    """Keys name Prometheus series and --consecutive streaks: two would collide."""
+    host = HostReport("hv1", gpus=(gpu(),), errors=(
+        HostError("driver", "pci", "a amd GPU is on the PCI bus but no driver reported it"),
+        HostError("driver", "pci", "a intel GPU is on the PCI bus but no driver reported it")))
+    keys = [i.key for i in evaluate(fleet(host), lambda h: Thresholds()) if i.state == State.UNKNOWN]
+    assert keys == ["hv1/driver/pci", "hv1/driver/pci/2"]

@@ -99,6 +99,8 @@ def test_a_damaged_state_file_costs_only_the_streaks(tmp_path: Path, flockops, n
 def test_a_notify_url_never_shows_its_credentials(tmp_path: Path, flockops, nvml_env) -> None:  # type: ignore[no-untyped-def]
     from sshd import free_port
 
+    bad = flockops("check", "--no-ollama", "--notify", "https://hook:Secr3tTok@[example.com/x")
+    assert bad.returncode == 3 and "Secr3t" not in bad.stdout + bad.stderr, bad.stdout + bad.stderr
     url = f"http://admin:Secr3tPw@127.0.0.1:{free_port()}/hook?token=Secr3tTok"
     run = flockops("check", "--no-ollama", "--state-file", str(tmp_path / "s.json"), "--notify", url,
                    env=nvml_env([card(temperature=95)]))

@@ -329,7 +329,7 @@ def _key_line(name: str, public_key: Path, marker: str = "") -> str:
 def test_known_hosts_markers_and_several_keys(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
     """A @cert-authority line (not checked here) takes nothing down; a @revoked key is refused even
     where another line lists it and host key checking is off; of two keys of one type for a host,
-    the later line is the one trusted (ssh-keyscan >> appends)."""
+    the one the host offers is trusted, whichever line or file lists it (as ssh does)."""
     known = Path(fleet_env["HOME"], ".ssh", "known_hosts")
     name = f"[127.0.0.1]:{sshd.port}"
     real = sshd.host_key.with_suffix(".pub")
@@ -340,6 +340,12 @@ def test_known_hosts_markers_and_several_keys(tmp_path, world, sshd, fleet_env, 
     known.write_text(_key_line("*.example.org", real, "@cert-authority ") + _key_line(name, stale)
                      + _key_line(name, real))
     _, hosts = run_fleet(flockops, inventory, fleet_env)
+    assert hosts["gpu"]["status"] == "ok", hosts["gpu"]["errors"]
+    # Either order, and across files (the stale key in a later one): any line listing the key counts.
+    known.write_text(_key_line(name, real))
+    stale_file = tmp_path / "stale_known_hosts"
+    stale_file.write_text(_key_line(name, stale))
+    _, hosts = run_fleet(flockops, inventory, fleet_env, "--known-hosts", str(stale_file))
     assert hosts["gpu"]["status"] == "ok", hosts["gpu"]["errors"]
 
     known.write_text(_key_line(name, real) + _key_line("*", real, "@revoked "))

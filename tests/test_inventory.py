@@ -314,17 +314,21 @@ def test_structural_errors_name_file_line_and_key(
 def test_errors_do_not_show_passwords(tmp_path: Path) -> None:
     for text in ("node1 ansible_password='hunter2\n", "node1 db_secret=\"{['hunter2']: 1}\"\n",
                  "node1 ansible_password=correct hunter2 battery\n", "node1 ansible_password:hunter2\n",
-                 "[gpu:vars]\nansible_password hunter2\n", "[gpu:vars]\nansible_become_pass \"hunter2\"\n"):
+                 "[gpu:vars]\nansible_password hunter2\n", "[gpu:vars]\nansible_become_pass \"hunter2\"\n",
+                 "[gpu]\nansible_become_pass = hunter2\n"):
         with pytest.raises(InventoryError) as caught:
             load_text(tmp_path, "hosts.ini", text)
         assert "hunter2" not in str(caught.value)
     # PyYAML quotes the token it stumbled on: an alias-like or mistyped password.
     for text in ("all:\n  hosts:\n    node1:\n      ansible_password: *hunter2\n",
                  "all:\n  hosts:\n    node1:\n      ansible_password: !!int hunter2\n",
-                 "all:\n  hosts:\n    node1:\n      ansible_become_pass: !hunter2 x\n"):
+                 "all:\n  hosts:\n    node1:\n      ansible_become_pass: !hunter2 x\n",
+                 "all:\n  hosts:\n    node1:\n      ansible_password: !!bool hunter2\n",
+                 "all:\n  hosts:\n    node1: {ansible_password: *hunter2}\n",
+                 "all:\n  hosts:\n    node1:\n      ansible_password:\n        *hunter2\n"):
         with pytest.raises(InventoryError) as caught:
             load_text(tmp_path, "hosts.yml", text)
-        assert "hunter2" not in str(caught.value) and caught.value.line == 4, str(caught.value)
+        assert "hunter2" not in str(caught.value) and caught.value.line in (3, 4, 5), str(caught.value)
         assert "the value is hidden" in str(caught.value)
 
 
@@ -795,6 +799,8 @@ def test_a_port_out_of_range_is_an_inventory_error(tmp_path: Path, port: str) ->
 def test_a_huge_host_range_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
     with pytest.raises(InventoryError, match="names 100,000,000 hosts"):
         load_text(tmp_path, "hosts.ini", "[gpu]\nnode[1:100000000]\n")
+    with pytest.raises(InventoryError, match="name more than 100,000 hosts"):
+        load_text(tmp_path, "hosts.ini", "[gpu]\nn[1:1500]-[1:1500]\n")
 
 
 def test_a_limit_that_would_select_everything_by_accident_is_refused(tmp_path: Path) -> None:
