@@ -84,6 +84,10 @@ def test_a_state_file_that_cannot_be_saved_is_unknown_not_ok_forever(tmp_path: P
 def test_a_lock_that_cannot_be_opened_is_unknown_with_the_reason(tmp_path: Path, flockops, nvml_env) -> None:  # type: ignore[no-untyped-def]
     run = flockops("check", "--no-ollama", "--lock", str(tmp_path), env=nvml_env([card()]))
     assert run.returncode == 3 and run.stdout.startswith(f"FLOCKOPS UNKNOWN - --lock {tmp_path}: Is a directory")
+    # A lock in a directory not made yet is made (the state directory of a first run).
+    fresh = flockops("check", "--no-ollama", "--lock", str(tmp_path / "new" / "dir" / "check.lock"),
+                     env=nvml_env([card()]))
+    assert fresh.returncode == 0, fresh.stdout
 
 
 def test_a_damaged_state_file_costs_only_the_streaks(tmp_path: Path, flockops, nvml_env) -> None:  # type: ignore[no-untyped-def]
