@@ -314,13 +314,16 @@ class SshConnection:
         self._connect_one(e.hostname, e.port, e.user, sock, deadline, e.key_files, e.password,
                           checking=self.host_key_checking)
 
+    def _transport(self) -> paramiko.Transport:
+        transport = self._clients[-1].get_transport() if self._clients else None
+        if transport is None:
+            raise ConnectionFailure("unreachable", f"{self.endpoint.label}: connection closed")
+        return transport
+
     def exec(self, command: str, stdin: bytes, deadline: float) -> CommandResult:
         """Run one command, feed it ``stdin``, and collect its output before ``deadline``."""
-        client = self._clients[-1]
-        transport = client.get_transport()
+        transport = self._transport()
         label = self.endpoint.label
-        if transport is None:
-            raise ConnectionFailure("unreachable", f"{label}: connection closed")
         watchdog = _Watchdog(transport, deadline)
         try:
             chan = transport.open_session(timeout=max(0.1, deadline - time.monotonic()))
@@ -363,10 +366,8 @@ class SshConnection:
     # --- watch (issue 7): kept open between refreshes ---
     def start(self, command: str, deadline: float) -> paramiko.Channel:
         """A channel running ``command``, left open for the caller to talk to (the resident probe)."""
-        transport = self._clients[-1].get_transport() if self._clients else None
+        transport = self._transport()
         label = self.endpoint.label
-        if transport is None:
-            raise ConnectionFailure("unreachable", f"{label}: connection closed")
         watchdog = _Watchdog(transport, deadline)
         try:
             chan = transport.open_session(timeout=max(0.1, deadline - time.monotonic()))
