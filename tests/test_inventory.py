@@ -808,3 +808,4 @@ def test_a_limit_that_would_select_everything_by_accident_is_refused(tmp_path: P
     with pytest.raises(UsageError, match="empty ~regex"):
         inv.select("~[unclosed")
     assert inv.unmatched("gpu:nomatch") == ("nomatch",)
+
