@@ -71,6 +71,7 @@ class Endpoint:
     user: str
     key_files: tuple[str, ...] = ()
     password: str | None = field(default=None, repr=False)
+    password_vaulted: bool = False
     # The -J hop as (user, host, port), resolved through ~/.ssh/config like the target itself.
     jump: tuple[str, str, int] | None = None
 
@@ -120,6 +121,7 @@ def resolve(target: Target, options: SshOptions) -> Endpoint:
         user=target.user or str(found.get("user") or getpass.getuser()),
         key_files=keys,
         password=target.password,
+        password_vaulted=target.password_vaulted,
         jump=None if jump is None else _parse_jump(jump, config),
     )
 
@@ -221,7 +223,8 @@ class SshConnection:
         return client
 
     def _connect_one(self, hostname: str, port: int, user: str, sock: Any, deadline: float,
-                     key_files: Sequence[str], password: str | None, checking: bool) -> paramiko.SSHClient:
+                     key_files: Sequence[str], password: str | None, checking: bool,
+                     vaulted: bool = False) -> paramiko.SSHClient:
         label = f"{user}@{hostname}:{port}"
         offered: paramiko.PKey | None = None
         for attempt in range(BANNER_RETRIES + 1):
@@ -258,6 +261,8 @@ class SshConnection:
                 client.close()
                 tried = ", ".join(filter(None, ["key files" if key_files else "default keys", "ssh-agent",
                                                 "password" if password else None]))
+                if vaulted:
+                    tried += "; ansible_password is !vault-encrypted, which flockops cannot decrypt"
                 raise ConnectionFailure("auth_failed", f"{label}: authentication failed (tried {tried})") from None
             except paramiko.SSHException as exc:
                 client.close()
@@ -312,7 +317,7 @@ class SshConnection:
                 raise ConnectionFailure("unreachable", f"jump host {host} cannot reach {e.hostname}:{e.port}: "
                                         f"{exc}") from None
         self._connect_one(e.hostname, e.port, e.user, sock, deadline, e.key_files, e.password,
-                          checking=self.host_key_checking)
+                          checking=self.host_key_checking, vaulted=e.password_vaulted)
 
     def _transport(self) -> paramiko.Transport:
         transport = self._clients[-1].get_transport() if self._clients else None

@@ -297,6 +297,7 @@ class Target:
     user: str | None = None
     key_file: str | None = None
     password: str | None = field(default=None, repr=False)
+    password_vaulted: bool = False  # the inventory's password is !vault-encrypted: unusable here
     # "ssh" unless set; "local" means run on this machine, without SSH.
     connection: str = "ssh"
     python: str | None = None
@@ -384,8 +385,9 @@ def target_for(host: Host) -> Target:
         port=port,
         user=text(_USER_VARS),
         key_file=os.path.expanduser(key_file) if key_file else None,
-        # A !vault password cannot be decrypted here: as if none were set.
+        # A !vault password cannot be decrypted here: as if none were set, and said if login fails.
         password=None if password is None or isinstance(password, Vaulted) else str(password),
+        password_vaulted=isinstance(password, Vaulted),
         # "ansible.builtin.local" is "local": the collection prefix names the same plugin.
         connection=(text(("ansible_connection",)) or "ssh").removeprefix("ansible.builtin."),
         python=text(("ansible_python_interpreter",)),

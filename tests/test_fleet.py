@@ -355,6 +355,24 @@ def test_known_hosts_markers_and_several_keys(tmp_path, world, sshd, fleet_env, 
         assert error["kind"] == "host_key" and "REVOKED" in error["message"], error
 
 
+def test_a_vaulted_password_that_cannot_be_used_is_said(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    inventory = tmp_path / "inv.yml"
+    inventory.write_text(f"""all:
+  hosts:
+    vaulted:
+      ansible_host: 127.0.0.1
+      ansible_port: {sshd.port}
+      ansible_user: {sshd.user}
+      ansible_ssh_private_key_file: {keygen(tmp_path / "k3")}
+      ansible_password: !vault |
+        $ANSIBLE_VAULT;1.1;AES256
+        6162636465666768
+""")
+    _, hosts = run_fleet(flockops, inventory, fleet_env)
+    error = hosts["vaulted"]["errors"][0]
+    assert error["kind"] == "auth_failed" and "!vault-encrypted, which flockops cannot decrypt" in error["message"]
+
+
 def test_password_is_never_shown(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
     secret = "hunter2-do-not-print"
     inventory = write_inventory(tmp_path / "inv.yml", {
