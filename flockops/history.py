@@ -137,6 +137,15 @@ class History:
                 raise UsageError(f"cannot create the history database's directory {self.path.parent}: "
                                  f"{exc.strerror or exc}") from None
         self.create = create
+        if create and not self.path.exists():
+            # The fleet's host names and what runs where: the owner's only (SQLite gives the -wal and
+            # -shm files the database's own mode).
+            try:
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                pass  # another run made it a moment ago
+            except OSError as exc:
+                raise UsageError(f"cannot create the history database {self.path}: {exc.strerror or exc}") from None
         try:
             # isolation_level=None: no implicit transactions; ours are explicit and short.
             self.db = sqlite3.connect(str(self.path), timeout=timeout_s, isolation_level=None,

@@ -250,3 +250,11 @@ def test_reading_leaves_a_foreign_database_alone(tmp_path: Path, flockops) -> No
     a_file.write_text("")
     run = flockops("report", "--no-ollama", "--record", "--db", str(a_file / "history.sqlite"))
     assert run.returncode == 1 and "cannot create the history database's directory" in run.stderr
+
+
+def test_a_new_history_database_is_the_owners_only(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    with History(path) as history:
+        history.record(fleet(node("a", T0, sample(50.0))), now=T0)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert all(p.stat().st_mode & 0o077 == 0 for p in tmp_path.glob("h.sqlite*"))
