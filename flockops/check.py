@@ -217,17 +217,19 @@ def _partial_items(host: HostReport, t: Thresholds) -> list[Item]:
     that no driver reported, may hide a hot GPU, so each is UNKNOWN, never OK. A lost GPU has its
     own item; an Ollama that did not answer matters when spills are checked."""
     skipped = {"gpu_lost"} | (set() if t.check_ollama_spill else set(OLLAMA_ERROR_KINDS))
+    errors = [e for e in host.all_errors if e.kind not in skipped]
+    count: dict[tuple[str, str], int] = {}
+    for error in errors:
+        count[error.kind, error.source] = count.get((error.kind, error.source), 0) + 1
     items: list[Item] = []
-    seen: dict[str, int] = {}
-    for error in host.all_errors:
-        if error.kind in skipped:
-            continue
+    for error in errors:
         key = f"{host.host}/{error.kind}/{error.source}"
-        seen[key] = seen.get(key, 0) + 1
-        # Keys name a series (Prometheus) and a streak (--consecutive): a second error of one kind and
-        # source (two vendors undetected on the PCI bus) gets its own.
-        items.append(Item(host.host, key if seen[key] == 1 else f"{key}/{seen[key]}", State.UNKNOWN,
-                          f"{host.host} {error.kind} ({error.source}): {error.message}"))
+        if count[error.kind, error.source] > 1:
+            # Keys name a series (Prometheus) and a streak (--consecutive). Two errors of one kind and
+            # source (two vendors undetected on the PCI bus: "a amd GPU is...") are told apart by the
+            # start of their message, which names the vendor, not by their order, which changes.
+            key += "/" + "-".join(error.message.lower().split()[:3])
+        items.append(Item(host.host, key, State.UNKNOWN, f"{host.host} {error.kind} ({error.source}): {error.message}"))
     return items
 
 

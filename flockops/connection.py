@@ -147,6 +147,10 @@ def _parse_jump(spec: str, config: paramiko.SSHConfig | None) -> tuple[str, str,
     return (user or str(found.get("user") or getpass.getuser()), str(found.get("hostname", host)), port)
 
 
+def _vault_hint(vaulted: bool) -> str:
+    return "; the inventory's password is !vault-encrypted, which flockops cannot decrypt" if vaulted else ""
+
+
 def _known_name(hostname: str, port: int) -> str:
     """How known_hosts (and paramiko) name a host: bare on port 22, "[host]:port" elsewhere."""
     return hostname if port == 22 else f"[{hostname}]:{port}"
@@ -227,7 +231,8 @@ class SshConnection:
                      vaulted: bool = False) -> paramiko.SSHClient:
         label = f"{user}@{hostname}:{port}"
         offered: paramiko.PKey | None = None
-        for attempt in range(BANNER_RETRIES + 1):
+        dropped = 0  # connections sshd dropped before its banner (MaxStartups), retried up to BANNER_RETRIES
+        while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ConnectionFailure("timeout", f"{label}: no SSH session within the deadline")
@@ -261,9 +266,8 @@ class SshConnection:
                 client.close()
                 tried = ", ".join(filter(None, ["key files" if key_files else "default keys", "ssh-agent",
                                                 "password" if password else None]))
-                if vaulted:
-                    tried += "; ansible_password is !vault-encrypted, which flockops cannot decrypt"
-                raise ConnectionFailure("auth_failed", f"{label}: authentication failed (tried {tried})") from None
+                raise ConnectionFailure("auth_failed", f"{label}: authentication failed (tried {tried})"
+                                        f"{_vault_hint(vaulted)}") from None
             except paramiko.SSHException as exc:
                 client.close()
                 text = str(exc)
@@ -282,11 +286,15 @@ class SshConnection:
                         f"`ssh-keyscan -p {port} {shlex.quote(hostname)} >> ~/.ssh/known_hosts` or pass "
                         "--known-hosts FILE (host_key_checking=false accepts unknown keys)") from None
                 # sshd's MaxStartups drops connections past its limit at once: retry with jitter.
-                if "protocol banner" in text and attempt < BANNER_RETRIES and sock is None:
-                    time.sleep(random.uniform(0.05, 0.3) * (attempt + 1))
+                if "protocol banner" in text and sock is None:
+                    if dropped == BANNER_RETRIES:
+                        raise ConnectionFailure("unreachable", f"{label}: SSH banner never arrived after "
+                                                f"{BANNER_RETRIES} retries") from None
+                    dropped += 1
+                    time.sleep(random.uniform(0.05, 0.3) * dropped)
                     continue
                 if "private key file" in text or "No authentication methods" in text or "no acceptable" in text.lower():
-                    raise ConnectionFailure("auth_failed", f"{label}: {text}") from None
+                    raise ConnectionFailure("auth_failed", f"{label}: {text}{_vault_hint(vaulted)}") from None
                 raise ConnectionFailure("unreachable", f"{label}: SSH error: {text}") from None
             except TimeoutError:
                 client.close()
@@ -297,7 +305,6 @@ class SshConnection:
                                         f"({type(exc).__name__}: {exc})") from None
             self._clients.append(client)
             return client
-        raise ConnectionFailure("unreachable", f"{label}: SSH banner never arrived after {BANNER_RETRIES} retries")
 
     def open(self, deadline: float) -> None:
         e = self.endpoint

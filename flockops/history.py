@@ -137,13 +137,13 @@ class History:
                 raise UsageError(f"cannot create the history database's directory {self.path.parent}: "
                                  f"{exc.strerror or exc}") from None
         self.create = create
-        if create and not self.path.exists():
+        if create and str(path) != ":memory:":
             # The fleet's host names and what runs where: the owner's only (SQLite gives the -wal and
-            # -shm files the database's own mode).
+            # -shm files the database's own mode). O_EXCL: an existing database is left as it is.
             try:
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             except FileExistsError:
-                pass  # another run made it a moment ago
+                pass
             except OSError as exc:
                 raise UsageError(f"cannot create the history database {self.path}: {exc.strerror or exc}") from None
         try:

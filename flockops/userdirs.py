@@ -18,5 +18,12 @@ def xdg_path(env: Mapping[str, str], variable: str, fallback: Sequence[str]) -> 
     if not os.path.isabs(home):
         import pwd
 
-        home = pwd.getpwuid(os.getuid()).pw_dir
+        try:
+            home = pwd.getpwuid(os.getuid()).pw_dir
+        except KeyError:  # a uid without a passwd entry (a container)
+            home = ""
+    if not os.path.isabs(home):
+        from .errors import UsageError
+
+        raise UsageError(f"no home directory to keep flockops's files in: set HOME or {variable}, or give a path")
     return Path(home, *fallback)

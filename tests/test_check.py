@@ -232,4 +232,4 @@ def test_two_errors_of_one_kind_and_source_get_keys_of_their_own() -> None:
         HostError("driver", "pci", "a amd GPU is on the PCI bus but no driver reported it"),
         HostError("driver", "pci", "a intel GPU is on the PCI bus but no driver reported it")))
     keys = [i.key for i in evaluate(fleet(host), lambda h: Thresholds()) if i.state == State.UNKNOWN]
-    assert keys == ["hv1/driver/pci", "hv1/driver/pci/2"]
+    assert keys == ["hv1/driver/pci/a-amd-gpu", "hv1/driver/pci/a-intel-gpu"]

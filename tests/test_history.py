@@ -258,3 +258,8 @@ def test_a_new_history_database_is_the_owners_only(tmp_path: Path) -> None:
         history.record(fleet(node("a", T0, sample(50.0))), now=T0)
     assert path.stat().st_mode & 0o777 == 0o600
     assert all(p.stat().st_mode & 0o077 == 0 for p in tmp_path.glob("h.sqlite*"))
+
+
+def test_a_path_the_system_refuses_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="cannot create the history database"):
+        History(tmp_path / ("x" * 300))

@@ -809,3 +809,11 @@ def test_a_limit_that_would_select_everything_by_accident_is_refused(tmp_path: P
         inv.select("~[unclosed")
     assert inv.unmatched("gpu:nomatch") == ("nomatch",)
 
+
+
+def test_a_secret_in_a_variables_file_that_does_not_fit_its_tag_is_hidden(tmp_path: Path) -> None:
+    inventory = write(tmp_path, "hosts.yml", "all:\n  hosts:\n    node1:\n")
+    write(tmp_path, "group_vars/all.yml", "ansible_password: !!bool hunter2\n")
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(inventory)
+    assert "hunter2" not in str(caught.value) and "the value is hidden" in str(caught.value)
