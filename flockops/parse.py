@@ -10,6 +10,13 @@ import re
 
 from .errors import ParseError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs the remote probe about 10 ms to import
+    from collections.abc import Callable
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
+
 # What nvidia-smi (and friends) print instead of a value. Compared case-insensitively
 # after stripping brackets and whitespace, e.g. "[N/A]", "N/A", "[Not Supported]",
 # "[Unknown Error]", "[Function Not Found]", "[GPU requires reset]",
@@ -100,3 +107,19 @@ def pci_bus_key(bus_id: str | None) -> str | None:
         except ValueError:
             pass
     return text.lower()
+
+
+class Lenient:
+    """Reads each field on its own: a value that does not parse is None, its reason noted in
+    ``errors`` under the field, and the GPU's other fields stand (one odd value must not cost the
+    driver every GPU)."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = errors
+
+    def __call__(self, field: str, parse: Callable[..., T], *args: Any) -> T | None:
+        try:
+            return parse(*args)
+        except ParseError as exc:
+            self.errors.setdefault(field, str(exc))
+            return None

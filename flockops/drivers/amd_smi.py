@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from ..driver import Context, ToolDriver
 from ..errors import DriverFailed, DriverUnavailable, ParseError
 from ..model import GpuSample, TemperatureReading
+from ..parse import Lenient
 from . import rocm
 
 # typing costs the remote probe about 10 ms to import; annotations are strings here.
@@ -63,7 +64,7 @@ def _celsius(raw: Any, what: str) -> float | None:
 
 def merge_gpu(static: Mapping[str, Any], metric: Mapping[str, Any], position: int) -> GpuSample:
     errors: dict[str, str] = {}
-    read = rocm.Lenient(errors)
+    read = Lenient(errors)
     asic, bus, limit = _section(static, "asic"), _section(static, "bus"), _section(static, "limit")
     usage, power = _section(metric, "usage"), _section(metric, "power")
     memory, temps = _section(metric, "mem_usage"), _section(metric, "temperature")

@@ -19,7 +19,7 @@ from dataclasses import replace
 from ..driver import Context, ToolDriver
 from ..errors import DriverFailed, DriverUnavailable, ParseError
 from ..model import GpuProcess, GpuSample, decode_throttle_reasons
-from ..parse import field_text, hex_mask, integer, mib_to_bytes, number, pci_bus_key
+from ..parse import Lenient, field_text, hex_mask, integer, mib_to_bytes, number, pci_bus_key
 
 # typing costs the remote probe about 10 ms to import; annotations are strings here.
 TYPE_CHECKING = False
@@ -135,18 +135,15 @@ def _gpu(row: dict[str, str], extra: dict[str, str], position: int, extra_failed
     """One CSV row as a sample. Each field stands alone: a value nvidia-smi could not give, or one
     that does not parse, is None with its reason in field_errors, and the other fields are kept."""
     notes: dict[str, str] = {}
+    lenient = Lenient(notes)
 
     def read(field: str, key: str, parse: Callable[[str | None, str], Any]) -> Any:
         raw = extra.get(key, row.get(key))
         if raw is None and key in NEWER_FIELDS and extra_failed:
             notes[field] = extra_failed
             return None
-        try:
-            value = parse(raw, key)
-        except ParseError as exc:
-            notes[field] = f"{exc}"
-            return None
-        if value is None and raw is not None and raw.strip():
+        value = lenient(field, parse, raw, key)
+        if value is None and raw is not None and raw.strip() and field not in notes:
             notes[field] = f"nvidia-smi: {raw.strip()}"  # "[N/A]", "[Not Supported]", ...
         return value
 

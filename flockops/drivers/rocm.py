@@ -16,10 +16,7 @@ from ..parse import field_text
 # typing costs the remote probe about 10 ms to import; annotations are strings here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any, TypeVar
-
-    T = TypeVar("T")
+    from typing import Any
 
 # Texts that mean "nothing to read here", not "broken" (matched case-insensitively).
 UNAVAILABLE_TEXTS = (
@@ -107,22 +104,6 @@ def value_and_unit(raw: Any, what: str) -> tuple[float, str] | None:
     if not match:
         raise ParseError(f"cannot read {what} as a number", str(raw))
     return float(match.group(1)), match.group(2)
-
-
-class Lenient:
-    """Reads each field on its own: a value that does not parse is None, its reason noted in
-    ``errors`` under the field, and the GPU's other fields stand (one odd value must not cost the
-    driver every GPU)."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        self.errors = errors
-
-    def __call__(self, field: str, parse: Callable[..., T], *args: Any) -> T | None:
-        try:
-            return parse(*args)
-        except ParseError as exc:
-            self.errors.setdefault(field, str(exc))
-            return None
 
 
 def number(raw: Any, what: str) -> float | None:

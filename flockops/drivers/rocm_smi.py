@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from ..driver import Context, ToolDriver
 from ..errors import DriverUnavailable, ParseError
 from ..model import GpuSample, TemperatureReading
+from ..parse import Lenient
 from . import rocm
 
 # typing costs the remote probe about 10 ms to import; annotations are strings here.
@@ -62,7 +63,7 @@ def _first(card: Mapping[str, Any], keys: Sequence[str]) -> tuple[str | None, An
 def parse_card(card: Mapping[str, Any], index: int, driver_version: str | None) -> GpuSample:
     """One ``cardN`` object, e.g. ``{"PCI Bus": "0000:07:00.0", "GPU use (%)": "0", ...}``."""
     errors: dict[str, str] = {}
-    read = rocm.Lenient(errors)
+    read = Lenient(errors)
     name = None
     for key in NAME_KEYS:
         text = rocm.text_value(card.get(key))
