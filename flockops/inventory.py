@@ -240,12 +240,15 @@ def is_secret(name: str) -> bool:
             or lowered.endswith(SECRET_SUFFIXES))
 
 
+def names_secret(text: str) -> bool:
+    """``text`` (a line, or words of one) names a secret variable anywhere (``ansible_password Secr3t``,
+    ``ansible_password:Secr3t``, ``{ansible_password: x}``): a value beside it may be a secret too."""
+    return any(is_secret(word) for word in re.split(r"[\s=:'\"{},]+", text) if word)
+
+
 def shown(text: str) -> str:
-    """``text`` quoted for an error message, unless it names a secret (``ansible_password Secr3t``,
-    ``ansible_password:Secr3t``): then the value may be in it, and it is not shown."""
-    if any(is_secret(word) for word in re.split(r"[\s=:'\"]+", text) if word):
-        return "text that sets a secret (not shown)"
-    return repr(text)
+    """``text`` quoted for an error message, unless it names a secret: then it is not shown."""
+    return "text that sets a secret (not shown)" if names_secret(text) else repr(text)
 
 
 def mask_secrets(variables: Mapping[str, Any]) -> dict[str, Any]:
@@ -902,7 +905,7 @@ class _IniReader:
             if "=" not in word:
                 # Most often the rest of an unquoted value with a space, or "key = value": on a line
                 # that names a secret anywhere, the word is not quoted (nor the host, which may be the key).
-                if shown(" ".join(words)) != repr(" ".join(words)):
+                if names_secret(" ".join(words)):
                     raise self.b.error("a host line that names a secret expects key=value variables, without "
                                        "spaces around '=' (quote a value that has spaces)", number)
                 raise self.b.error(f"host {pattern!r} expects key=value variables, got {word!r} "

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from flockops.errors import InventoryError
-from flockops.inventory import Vaulted, expand_hosts, is_secret
+from flockops.inventory import Vaulted, expand_hosts, names_secret
 
 if TYPE_CHECKING:
     from flockops.inventory import _Builder
@@ -91,13 +91,11 @@ def _yaml_error(exc: Exception, file: str, text: str, node: yaml.Node | None = N
     else:  # a constructor's ValueError/TypeError, whose text quotes the value
         detail = f"a value does not fit its tag ({type(exc).__name__}): {exc}"
     lines = text.splitlines()
-    # Every key on the line, and on the line before (a value may stand on the line after its key);
-    # with no line known (a tag's constructor failed deep in a variables file), every key of the file.
+    # A secret named on the line, or on the line before (a value may stand on the line after its key);
+    # with no line known (a tag's constructor failed deep in a variables file), anywhere in the file.
     scope = lines[max(0, line - 2):line] if line is not None and 0 < line <= len(lines) else lines
-    if scope:
-        keys = re.findall(r"([\w.-]+)[\"']?\s*:", "\n".join(scope))
-        if any(is_secret(key) for key in keys):
-            detail = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", detail) + " (the value is hidden: the line sets a secret)"
+    if names_secret("\n".join(scope)):
+        detail = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", detail) + " (the value is hidden: the line sets a secret)"
     return InventoryError(detail, file, line)
 
 
