@@ -385,10 +385,7 @@ class SshConnection:
             chan = transport.open_session(timeout=max(0.1, deadline - time.monotonic()))
             chan.exec_command(command)
         except Exception as exc:  # paramiko raises SSHException, EOFError, OSError here
-            if watchdog.fired:
-                raise ConnectionFailure("timeout", f"{label}: the probe did not start before the deadline") from None
-            raise ConnectionFailure("unreachable", f"{label}: connection lost while starting the probe "
-                                    f"({type(exc).__name__}: {exc})") from None
+            raise channel_failure(exc, label, watchdog.fired, starting=True) from None
         finally:
             watchdog.cancel()
         return chan
@@ -447,15 +444,18 @@ class OutputTooLarge(Exception):
     """The remote command printed more than MAX_OUTPUT_BYTES."""
 
 
-def channel_failure(exc: Exception, label: str, deadline_passed: bool = False) -> ConnectionFailure:
-    """The one place where a failure while a probe runs on an open channel (a one-shot exec, or the
-    resident probe of watch) becomes the host's error kind."""
+def channel_failure(exc: Exception, label: str, deadline_passed: bool = False,
+                    starting: bool = False) -> ConnectionFailure:
+    """The one place where a failure while a probe starts or runs on an open channel (a one-shot
+    exec, or the resident probe of watch) becomes the host's error kind."""
     if isinstance(exc, TimeoutError) or deadline_passed:
-        return ConnectionFailure("timeout", f"{label}: the probe did not finish before the deadline")
+        return ConnectionFailure("timeout", f"{label}: the probe did not {'start' if starting else 'finish'} "
+                                 "before the deadline")
     if isinstance(exc, OutputTooLarge):
         return ConnectionFailure("probe_failed", f"{label}: the probe printed more than "
                                  f"{MAX_OUTPUT_BYTES >> 20} MiB; stopped reading")
-    return ConnectionFailure("unreachable", f"{label}: connection lost while probing ({type(exc).__name__}: {exc})")
+    doing = "starting the probe" if starting else "probing"
+    return ConnectionFailure("unreachable", f"{label}: connection lost while {doing} ({type(exc).__name__}: {exc})")
 
 
 # --------------------------------------------------------------------------------------------------
