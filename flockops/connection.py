@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import getpass
+import itertools
 import logging
 import os
 import random
@@ -72,8 +73,8 @@ class Endpoint:
     key_files: tuple[str, ...] = ()
     password: str | None = field(default=None, repr=False)
     password_vaulted: bool = False
-    # The -J hop as (user, host, port), resolved through ~/.ssh/config like the target itself.
-    jump: tuple[str, str, int] | None = None
+    # The -J hops in order, each (user, host, port), resolved through ~/.ssh/config like the target.
+    jumps: tuple[tuple[str, str, int], ...] = ()
 
     @property
     def label(self) -> str:
@@ -122,18 +123,15 @@ def resolve(target: Target, options: SshOptions) -> Endpoint:
         key_files=keys,
         password=target.password,
         password_vaulted=target.password_vaulted,
-        jump=None if jump is None else _parse_jump(jump, config),
+        jumps=() if jump is None else tuple(_parse_hop(hop, spec=jump, config=config) for hop in jump.split(",")),
     )
 
 
-def _parse_jump(spec: str, config: paramiko.SSHConfig | None) -> tuple[str, str, int]:
-    """"[user@]host[:port]" (or "[v6::addr]:port") -> (user, host, port). The host may be an alias of
-    ~/.ssh/config, whose HostName, User and Port apply; the user defaults as ssh's does (the config's,
-    else the local user), never to the target's. One hop only."""
-    if "," in spec:
-        raise ConnectionFailure("unreachable", f"ProxyJump {spec}: more than one hop is not supported "
-                                "(flockops opens one direct-tcpip channel); jump from the last hop only")
-    user, _, rest = spec.strip().rpartition("@")
+def _parse_hop(hop: str, spec: str, config: paramiko.SSHConfig | None) -> tuple[str, str, int]:
+    """One hop of a ProxyJump list: "[user@]host[:port]" (or "[v6::addr]:port") -> (user, host, port).
+    The host may be an alias of ~/.ssh/config, whose HostName, User and Port apply; the user defaults
+    as ssh's does (the config's, else the local user), never to the target's."""
+    user, _, rest = hop.strip().rpartition("@")
     if rest.startswith("["):
         host, _, after = rest[1:].partition("]")
         port_text = after[1:] if after.startswith(":") else ""
@@ -142,7 +140,7 @@ def _parse_jump(spec: str, config: paramiko.SSHConfig | None) -> tuple[str, str,
     found: dict[str, Any] = dict(config.lookup(host)) if config and host else {}
     port_text = port_text or str(found.get("port", 22))
     if not host or not port_text.isdigit():
-        raise ConnectionFailure("unreachable", f"ProxyJump {spec!r} is not [user@]host[:port]")
+        raise ConnectionFailure("unreachable", f"ProxyJump {spec!r}: {hop.strip()!r} is not [user@]host[:port]")
     port = int(port_text)
     return (user or str(found.get("user") or getpass.getuser()), str(found.get("hostname", host)), port)
 
@@ -226,7 +224,7 @@ class SshConnection:
         client.set_missing_host_key_policy(_UnknownKey(known, checking, self.options.warn))  # type: ignore[arg-type]
         return client
 
-    def _connect_one(self, hostname: str, port: int, user: str, sock: Any, deadline: float,
+    def _connect_one(self, hostname: str, port: int, user: str, through: Callable[[], Any] | None, deadline: float,
                      key_files: Sequence[str], password: str | None, checking: bool,
                      vaulted: bool = False) -> paramiko.SSHClient:
         label = f"{user}@{hostname}:{port}"
@@ -239,7 +237,7 @@ class SshConnection:
             timeout = min(self.options.connect_timeout_s, remaining)
             # TCP before paramiko's import (0.1 s, paid by the first worker): the host's sshd
             # accepts and starts its session process meanwhile.
-            channel = sock if sock is not None else _tcp(hostname, port, timeout)
+            channel = through() if through is not None else _tcp(hostname, port, timeout)
             import paramiko
 
             client = self._client(hostname, port, checking, offered)
@@ -252,7 +250,7 @@ class SshConnection:
                                look_for_keys=not key_files)
             except paramiko.BadHostKeyException as exc:
                 client.close()
-                if offered is None and sock is None and self._known_hosts().lists(_known_name(hostname, port), exc.key):
+                if offered is None and self._known_hosts().lists(_known_name(hostname, port), exc.key):
                     offered = exc.key  # listed on another line of its type: connect again, trusting it
                     continue
                 raise ConnectionFailure(
@@ -286,7 +284,7 @@ class SshConnection:
                         f"`ssh-keyscan -p {port} {shlex.quote(hostname)} >> ~/.ssh/known_hosts` or pass "
                         "--known-hosts FILE (host_key_checking=false accepts unknown keys)") from None
                 # sshd's MaxStartups drops connections past its limit at once: retry with jitter.
-                if "protocol banner" in text and sock is None:
+                if "protocol banner" in text:
                     if dropped == BANNER_RETRIES:
                         raise ConnectionFailure("unreachable", f"{label}: SSH banner never arrived after "
                                                 f"{BANNER_RETRIES} retries") from None
@@ -308,23 +306,34 @@ class SshConnection:
 
     def open(self, deadline: float) -> None:
         e = self.endpoint
-        sock = None
-        if e.jump:
-            user, host, port = e.jump
-            # The jump host's own key is always checked: host_key_checking=false is the target's
-            # setting, as with OpenSSH, where it does not reach the -J hop.
-            jump = self._connect_one(host, port, user, None, deadline, e.key_files, None, checking=True)
-            transport = jump.get_transport()
-            assert transport is not None
+        through: Callable[[], Any] | None = None  # opens the way to the next host; None: TCP from here
+        path = [*e.jumps, (e.user, e.hostname, e.port)]
+        for (user, host, port), (_, to_host, to_port) in itertools.pairwise(path):
+            # A hop's own key is always checked: host_key_checking=false is the target's setting,
+            # as with OpenSSH, where it does not reach the -J hops.
+            client = self._connect_one(host, port, user, through, deadline, e.key_files, None, checking=True)
+            through = self._onward(client, host, to_host, to_port, deadline)
+        self._connect_one(e.hostname, e.port, e.user, through, deadline, e.key_files, e.password,
+                          checking=self.host_key_checking, vaulted=e.password_vaulted)
+
+    @staticmethod
+    def _onward(client: paramiko.SSHClient, host: str, to_host: str, to_port: int,
+                deadline: float) -> Callable[[], Any]:
+        """Opens a direct-tcpip channel through the hop ``client`` to (to_host, to_port): the socket
+        of the next connection. A callable, so that a retried connection gets a fresh channel."""
+
+        def channel() -> Any:
+            transport = client.get_transport()
             try:
-                # A direct-tcpip channel through the jump host carries the real connection.
-                sock = transport.open_channel("direct-tcpip", (e.hostname, e.port), ("127.0.0.1", 0),
+                if transport is None:
+                    raise EOFError("its connection closed")
+                return transport.open_channel("direct-tcpip", (to_host, to_port), ("127.0.0.1", 0),
                                               timeout=max(0.1, deadline - time.monotonic()))
             except Exception as exc:
-                raise ConnectionFailure("unreachable", f"jump host {host} cannot reach {e.hostname}:{e.port}: "
+                raise ConnectionFailure("unreachable", f"jump host {host} cannot reach {to_host}:{to_port}: "
                                         f"{exc}") from None
-        self._connect_one(e.hostname, e.port, e.user, sock, deadline, e.key_files, e.password,
-                          checking=self.host_key_checking, vaulted=e.password_vaulted)
+
+        return channel
 
     def _transport(self) -> paramiko.Transport:
         transport = self._clients[-1].get_transport() if self._clients else None

@@ -1,4 +1,4 @@
-"""Where a host is reached: inventory variables over ~/.ssh/config, and the -J hop (no network here)."""
+"""Where a host is reached: inventory variables over ~/.ssh/config, and the -J hops (no network here)."""
 
 from __future__ import annotations
 
@@ -21,15 +21,23 @@ def options(tmp_path: Path, config: str = "") -> SshOptions:
 def test_the_jump_host_is_resolved_through_ssh_config_with_its_own_user(tmp_path: Path) -> None:
     config = "Host gw\n  HostName 10.0.0.1\n  User jumper\n  Port 2222\n"
     target = Target(name="gpu-a", address="10.0.1.5", user="ml", proxy_jump="gw")
-    assert resolve(target, options(tmp_path, config)).jump == ("jumper", "10.0.0.1", 2222)
+    assert resolve(target, options(tmp_path, config)).jumps == (("jumper", "10.0.0.1", 2222),)
     # Not the target's user (ssh does not pass it to the -J hop): the local one, as ssh would.
     plain = Target(name="gpu-a", address="10.0.1.5", user="ml", proxy_jump="[fe80::1]:2201")
-    assert resolve(plain, options(tmp_path)).jump == (getpass.getuser(), "fe80::1", 2201)
+    assert resolve(plain, options(tmp_path)).jumps == ((getpass.getuser(), "fe80::1", 2201),)
     none = Target(name="gpu-a", address="10.0.1.5", proxy_jump="none")
-    assert resolve(none, options(tmp_path)).jump is None
+    assert resolve(none, options(tmp_path)).jumps == ()
 
 
-@pytest.mark.parametrize(("jump", "said"), [("a,b", "more than one hop"), ("u@:x", r"not \[user@\]host\[:port\]")])
+def test_several_hops_are_taken_in_order_each_through_ssh_config(tmp_path: Path) -> None:
+    """As `ssh -J a,b`: a first, then b from a, then the target from b; each hop an alias or not."""
+    config = "Host gw\n  HostName 10.0.0.1\n  User jumper\n"
+    target = Target(name="gpu-a", address="10.0.1.5", user="ml", proxy_jump="gw, ops@inner:2202")
+    assert resolve(target, options(tmp_path, config)).jumps == (("jumper", "10.0.0.1", 22), ("ops", "inner", 2202))
+
+
+@pytest.mark.parametrize(("jump", "said"), [("a,,b", r"'' is not \[user@\]host\[:port\]"),
+                                            ("u@:x", r"'u@:x' is not \[user@\]host\[:port\]")])
 def test_a_jump_flockops_cannot_take_is_refused_with_the_reason(tmp_path: Path, jump: str, said: str) -> None:
     with pytest.raises(ConnectionFailure, match=said):
         resolve(Target(name="gpu-a", address="10.0.1.5", proxy_jump=jump), options(tmp_path))

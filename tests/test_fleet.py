@@ -252,6 +252,28 @@ def test_proxy_jump(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type
     assert hosts["behind"]["status"] == "ok", hosts["behind"]["errors"]
 
 
+def test_two_hops_and_a_stale_key_listed_before_the_real_one(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    """`-J a,b`: through the first hop to the second, through that to the target (here the same sshd
+    three times). Behind the hops, as in front of them, a host key is trusted whichever line lists
+    it: the stale line last makes paramiko compare the wrong key (its last of a type wins), and the
+    connection is retried over a fresh channel."""
+    known = Path(fleet_env["HOME"], ".ssh", "known_hosts")
+    name = f"[127.0.0.1]:{sshd.port}"
+    stale = keygen(tmp_path / "stale_host_key").with_suffix(".pub")
+    known.write_text(known.read_text() + _key_line(name, stale))
+    hop = f"{sshd.user}@127.0.0.1:{sshd.port}"
+    inventory = write_inventory(tmp_path / "inv.yml", {
+        "deep": host(sshd, ansible_python_interpreter=world.python("j3", [h100()]),
+                     ansible_ssh_common_args=f"-J {hop},{hop}"),
+        "dead_end": host(sshd, ansible_host="127.0.0.1", ansible_port=free_port(),
+                         ansible_ssh_common_args=f"-J {hop},{hop}")})
+    _, hosts = run_fleet(flockops, inventory, fleet_env)
+    assert hosts["deep"]["status"] == "ok", hosts["deep"]["errors"]
+    assert hosts["deep"]["gpus"][0]["name"] == "NVIDIA H100 80GB HBM3"
+    error = hosts["dead_end"]["errors"][0]
+    assert error["kind"] == "unreachable" and "jump host 127.0.0.1 cannot reach 127.0.0.1:" in error["message"]
+
+
 def test_the_jump_host_key_is_checked_even_when_the_targets_is_not(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
     """host_key_checking=false is the target's setting; the -J hop (here named localhost, which
     known_hosts does not list) keeps its own check, as with OpenSSH."""
