@@ -11,13 +11,13 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .check import Item, State
+from .userdirs import replace_file
 
 STATE_VERSION = 1
 
@@ -79,15 +79,7 @@ def save_state(path: Path, memory: Mapping[str, Memory]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"version": STATE_VERSION,
                "items": {k: {"streak": m.streak, "reported": m.reported} for k, m in sorted(memory.items())}}
-    fd, tmp = tempfile.mkstemp(prefix=".check-state.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    replace_file(path, json.dumps(payload, indent=1).encode())
 
 
 def apply_consecutive(items: Sequence[Item], memory: Mapping[str, Memory], needed: int) -> list[Item]:

@@ -818,6 +818,18 @@ COMMANDS = {"report": _cmd_report, "check": _cmd_check, "fit": _cmd_fit, "invent
             "drivers": _cmd_drivers, "plugins": _cmd_plugins, "watch": _cmd_watch, "history": _cmd_history}
 
 
+def run() -> int:
+    """The `flockops` command: :func:`main`, with the code earlier runs compiled (flockops.code_cache)."""
+    from . import code_cache
+
+    code_cache.enabled = True
+    code_cache.load_methods()  # before the first dataclass is made
+    try:
+        return main()
+    finally:
+        code_cache.save_methods()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     words = [w for w in (sys.argv[1:] if argv is None else argv) if not w.startswith("-")]

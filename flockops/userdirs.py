@@ -27,3 +27,21 @@ def xdg_path(env: Mapping[str, str], variable: str, fallback: Sequence[str]) -> 
 
         raise UsageError(f"no home directory to keep flockops's files in: set HOME or {variable}, or give a path")
     return Path(home, *fallback)
+
+
+def replace_file(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``data`` atomically: a temp file in the same directory, renamed over
+    it, so that a reader (node_exporter, the next cron run) sees the old file or the new, never half."""
+    import contextlib
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

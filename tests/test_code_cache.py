@@ -1,0 +1,109 @@
+"""What the `flockops` command keeps between runs (flockops.code_cache): the dataclass methods it
+compiled and the probe's zip. Kept only where it is safe to load, never served stale, and a cache
+that cannot be used costs nothing but time."""
+
+from __future__ import annotations
+
+import io
+import stat
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Run
+
+from flockops import code_cache, probe
+
+REPO = Path(__file__).resolve().parents[1]
+INVENTORY = str(REPO / "inventory" / "lab.yml")
+
+
+def methods_file(cache: Path) -> Path:
+    [found] = (cache / "flockops").glob("dataclass-methods-*.marshal")
+    return found
+
+
+def test_a_second_run_compiles_nothing_and_rewrites_nothing(tmp_path: Path, flockops: Callable[..., Run]) -> None:
+    first = flockops("inventory", "-i", INVENTORY, "--list")
+    assert first.returncode == 0, first.stderr
+    kept = methods_file(tmp_path / "cache")
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert stat.S_IMODE(kept.parent.stat().st_mode) == 0o700
+    before = kept.stat().st_ino
+    again = flockops("inventory", "-i", INVENTORY, "--list")
+    # Every method came from the file, or the run would have saved a new one (a new inode).
+    assert (again.stdout, kept.stat().st_ino) == (first.stdout, before)
+
+
+@pytest.mark.parametrize("spoil", ["damaged", "writable by others"])
+def test_a_file_it_cannot_trust_is_compiled_again_and_replaced(tmp_path: Path, flockops: Callable[..., Run],
+                                                               spoil: str) -> None:
+    first = flockops("inventory", "-i", INVENTORY, "--list")
+    kept = methods_file(tmp_path / "cache")
+    if spoil == "damaged":
+        kept.write_bytes(b"\xe3 not marshal data")
+    else:
+        kept.chmod(0o666)  # another user could have put code there
+    before = kept.stat().st_ino
+    again = flockops("inventory", "-i", INVENTORY, "--list")
+    assert (again.returncode, again.stdout, again.stderr) == (0, first.stdout, first.stderr)
+    assert kept.stat().st_ino != before and stat.S_IMODE(kept.stat().st_mode) == 0o600
+
+
+def test_no_usable_cache_directory_costs_nothing_but_time(tmp_path: Path, flockops: Callable[..., Run]) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    run = flockops("inventory", "-i", INVENTORY, "--list", env={"XDG_CACHE_HOME": str(blocker / "cache")})
+    assert (run.returncode, run.stderr) == (0, "")
+
+
+@pytest.fixture
+def zip_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(code_cache, "enabled", True)
+    probe._build_zip.cache_clear()
+    yield tmp_path / "cache" / "flockops"
+    probe._build_zip.cache_clear()
+
+
+def test_the_zip_is_kept_by_what_it_is_built_from(zip_cache: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    plugin = tmp_path / "plugin"
+    plugin.mkdir()
+    (plugin / "cache_probe_driver.py").write_text("VERSION = 1\n")
+    monkeypatch.syspath_prepend(str(plugin))
+    built = probe.probe_zip(("cache_probe_driver",))
+    [kept] = zip_cache.glob("probe-*.zip")
+    assert kept.read_bytes().endswith(built)
+    # The next run takes the kept zip (here marked, to tell it from a new build) ...
+    key = kept.read_bytes()[:32]
+    kept.write_bytes(key + b"marked")
+    kept.chmod(0o600)
+    probe._build_zip.cache_clear()
+    assert probe.probe_zip(("cache_probe_driver",)) == b"marked"
+    # ... until a byte of what goes in it changes: then it is built again, and kept instead.
+    (plugin / "cache_probe_driver.py").write_text("VERSION = 2\n")
+    probe._build_zip.cache_clear()
+    rebuilt = probe.probe_zip(("cache_probe_driver",))
+    assert zipfile.ZipFile(io.BytesIO(rebuilt)).read("cache_probe_driver.py") == b"VERSION = 2\n"
+    assert kept.read_bytes()[32:] == rebuilt
+
+
+def test_only_the_command_keeps_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A program that imports flockops (and the test suite in-process) writes nothing to the home."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    probe._build_zip.cache_clear()
+    assert code_cache.enabled is False
+    probe.probe_zip()
+    code_cache.save_methods()
+    assert not (tmp_path / "cache").exists()
+
+
+def test_files_of_another_version_are_removed_when_a_new_one_is_kept(zip_cache: Path) -> None:
+    zip_cache.mkdir(parents=True)
+    old = zip_cache / "probe-0.0.1-cpython-39-0000.zip"
+    old.write_bytes(b"old")
+    probe.probe_zip()
+    assert not old.exists() and len(list(zip_cache.glob("probe-*.zip"))) == 1
+
