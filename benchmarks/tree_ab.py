@@ -84,14 +84,16 @@ def main() -> None:
             for n in args.hosts:
                 inventory = write_inventory(world / f"inv{n}.ini", n, sshd.port, sshd.user, sshd.client_key,
                                             known_hosts)
-                argv = [str(ours / "flockops"), "report", "-f", "20", "--known-hosts", str(known_hosts), "-o", "json",
-                        "-i", str(inventory)]
+                # -m flockops: each tree's own entry point (a console script names one); -P: not the
+                # working directory first on sys.path, before PYTHONPATH.
+                argv = [str(ours / "python"), "-P", "-m", "flockops", "report", "-f", "20", "--known-hosts",
+                        str(known_hosts), "-o", "json", "-i", str(inventory)]
                 wall: dict[str, list[float]] = {name: [] for name in trees}
                 for _ in range(args.report_runs):
                     for name, tree in trees.items():
                         env = {"PATH": f"{ours}:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
                                "PYTHONPATH": str(tree)}
-                        wall[name].append(timed(argv, env))  # a console script: no cwd on sys.path
+                        wall[name].append(timed(argv, env))
                 print(f"report -i, {n} hosts, median of {args.report_runs}: "
                       + ", ".join(f"{name} {statistics.median(v):.3f} s" for name, v in wall.items()), flush=True)
         finally:
