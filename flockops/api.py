@@ -87,15 +87,17 @@ def gather(targets: Sequence[Target] | None, drivers: Sequence[Driver], *,
     return FleetReport(hosts=tuple(joined), generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
-def collect_report(inventory: str | os.PathLike[str] | None = None, limit: str | None = None,
+def collect_report(inventory: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+                   limit: str | None = None,
                    ollama_urls: Iterable[str] = (), *, local_ollama: bool = True, infer: bool = False,
                    timeout_s: float = 30.0, forks: int = 10, ollama_options: OllamaOptions | None = None,
                    warn: Callable[[str], None] | None = None) -> FleetReport:
     """Collect a report, as ``flockops report -o json`` does, and return it as objects.
 
     Without ``inventory``: this machine, with its local Ollama (``OLLAMA_HOST`` or 127.0.0.1:11434)
-    unless ``local_ollama`` is False. With one: every host matching ``limit`` over SSH, and each
-    host's ``ollama_url``. ``ollama_urls`` adds nodes known only by their Ollama URL. Inventory
+    unless ``local_ollama`` is False. With one (or several, read as one, as ``-i a -i b``): every
+    host matching ``limit`` over SSH, and each host's ``ollama_url``. ``ollama_urls`` adds nodes
+    known only by their Ollama URL. Inventory
     errors raise :class:`flockops.errors.InventoryError`; per-host failures are in the report.
     """
     from .plugins import get_plugin_manager, load_drivers
@@ -114,13 +116,14 @@ def collect_report(inventory: str | os.PathLike[str] | None = None, limit: str |
         from .fleet import FleetOptions
         from .inventory import load_inventory, target_for
 
-        loaded = load_inventory(Path(inventory))
+        sources = [inventory] if isinstance(inventory, (str, os.PathLike)) else list(inventory)
+        loaded = load_inventory([Path(source) for source in sources])
         for message in loaded.warnings:
             if warn is not None:
                 warn(message)
         hosts = loaded.select(limit)
         if not hosts:
-            raise UsageError(f"no host in {inventory} matches {limit or 'all'}")
+            raise UsageError(f"no host in {', '.join(map(str, sources))} matches {limit or 'all'}")
         targets = [target_for(h) for h in hosts]
         ssh = SshOptions(connect_timeout_s=min(10.0, timeout_s))
         if warn is not None:

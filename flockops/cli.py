@@ -169,8 +169,8 @@ def _parser() -> argparse.ArgumentParser:
 
     inventory = sub.add_parser("inventory", help="show an inventory as flockops reads it (like ansible-inventory)",
                                epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    inventory.add_argument("-i", "--inventory", required=True, action=_Once, metavar="FILE",
-                           help="Ansible inventory (YAML or INI)")
+    inventory.add_argument("-i", "--inventory", required=True, action=_Sources, metavar="FILE",
+                           help="Ansible inventory (YAML or INI file, or a directory); may be repeated")
     inventory.add_argument("-l", "--limit", metavar="PATTERN", help="only hosts matching PATTERN")
     shown = inventory.add_mutually_exclusive_group(required=True)
     shown.add_argument("--list", action="store_true", help="JSON as `ansible-inventory --list` prints it")
@@ -225,17 +225,14 @@ def _notify_url(text: str) -> str:
     return text
 
 
-class _Once(argparse.Action):
-    """An option given at most once: a second -i would silently drop the first inventory's hosts."""
+class _Sources(argparse.Action):
+    """-i, given once or more (as with ansible: ``-i prod.ini -i lab.yml`` is one inventory of both)."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
                  option_string: str | None = None) -> None:
-        if getattr(namespace, self.dest, None) is not None:
-            parser.error(f"{option_string} given twice: flockops reads one inventory (merge them into one file, "
-                         "or use a directory of inventory files)")
         if not str(values).strip():
             parser.error(f"{option_string} was given an empty path (an unset variable?)")
-        setattr(namespace, self.dest, values)
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or ()), str(values)])
 
 
 def _known_hosts_file(text: str) -> str:
@@ -248,7 +245,8 @@ def _known_hosts_file(text: str) -> str:
 
 def _fleet_arguments(parser: argparse.ArgumentParser, default_timeout: float = 30.0) -> None:
     group = parser.add_argument_group("fleet (over SSH; without -i: this machine)")
-    group.add_argument("-i", "--inventory", action=_Once, metavar="FILE", help="Ansible inventory (YAML or INI)")
+    group.add_argument("-i", "--inventory", action=_Sources, metavar="FILE",
+                       help="Ansible inventory (YAML or INI file, or a directory); may be repeated")
     group.add_argument("-l", "--limit", metavar="PATTERN",
                        help="hosts to ask: a,b or a:b union, a:&b intersection, a:!b exclusion, globs, ~regex")
     group.add_argument("-f", "--forks", type=_positive(int), default=10, help="hosts probed at once (default 10)")
@@ -376,7 +374,7 @@ def _load_inventory(args: argparse.Namespace) -> Inventory:
 
     from .inventory import load_inventory
 
-    inventory = load_inventory(Path(args.inventory))
+    inventory = load_inventory([Path(source) for source in args.inventory])
     for warning in inventory.warnings:
         _warn(warning)
     return inventory
@@ -414,7 +412,7 @@ def _collect_fleet(args: argparse.Namespace, drivers: Sequence[Driver],
     for pattern in inventory.unmatched(args.limit):  # as ansible warns: a typo must not pass unseen
         _warn_once(f"-l {args.limit}: {pattern!r} matches no host or group")
     if not hosts:
-        raise UsageError(f"no host in {args.inventory} matches {args.limit or 'all'}")
+        raise UsageError(f"no host in {', '.join(args.inventory)} matches {args.limit or 'all'}")
     options = FleetOptions(forks=int(args.forks), timeout_s=float(args.timeout), selected_drivers=selected, pool=pool,
                            ssh=SshOptions(connect_timeout_s=min(10.0, float(args.timeout)),
                                           known_hosts_files=tuple(Path(p) for p in args.known_hosts), warn=_warn))

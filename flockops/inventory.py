@@ -26,7 +26,7 @@ import re
 import shlex
 import string
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -440,29 +440,41 @@ def _proxy_options(host: str, key: str, args: str) -> tuple[str | None, str | No
 # Loading
 
 
-def load_inventory(path: Path) -> Inventory:
+def load_inventory(path: Path | Sequence[Path]) -> Inventory:
     """Read an inventory (a YAML or INI file, or a directory of them) and the group_vars/ and host_vars/ beside it.
 
     The format follows the name, as Ansible's plugins do: ``.yml``, ``.yaml`` and ``.json`` are YAML; a
     name without a suffix is YAML if it reads as a YAML mapping and INI otherwise; any other name is INI.
     A directory stands for every file in it (sorted, recursively; hidden files, group_vars/, host_vars/
     and names ending in one of ``DIRECTORY_SKIPS`` left out), with group_vars/ and host_vars/ read from
-    the directory itself. Raises InventoryError naming the file (and line and key where there is one)
-    for anything missing or malformed.
+    the directory itself. Several paths (``-i a -i b``) are read in turn into one inventory, as
+    ``ansible-inventory`` does: a later source's variables win over an earlier one's. Raises
+    InventoryError naming the file (and line and key where there is one) for anything missing or malformed.
     """
-    if path.is_dir():
-        files = _directory_sources(path)
-        if not files:
-            raise InventoryError("the inventory directory holds no inventory file", str(path))
-        base = path.resolve()
-    else:
-        files = [path]
-        base = path.resolve().parent
-    builder = _Builder(str(path))
-    for file in files:
-        _read_source(builder, file)
+    paths = [path] if isinstance(path, Path) else list(path)
+    builder = _Builder(str(paths[0]))
+    bases = []
+    for source in paths:
+        if source.is_dir():
+            files = _directory_sources(source)
+            if not files:
+                raise InventoryError("the inventory directory holds no inventory file", str(source))
+            bases.append(source.resolve())
+        else:
+            files = [source]
+            bases.append(source.resolve().parent)
+        for file in files:
+            _read_source(builder, file)
     builder.reconcile()
-    return builder.build(base, path)
+    return builder.build(bases, paths[0])
+
+
+def _merged(layers: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The layers' variables, a later layer's value winning (ansible's default hash_behaviour=replace)."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged.update(layer)
+    return merged
 
 
 # ansible-core's INVENTORY_IGNORE_EXTS: names a directory inventory skips.
@@ -523,7 +535,7 @@ class _GroupDraft:
     children: list[str] = field(default_factory=list)
     parents: list[str] = field(default_factory=list)
     inline: dict[str, Any] = field(default_factory=dict, repr=False)
-    files: dict[str, Any] = field(default_factory=dict, repr=False)
+    files: list[dict[str, Any]] = field(default_factory=list, repr=False)  # group_vars/, one per source
     priority: int = 1
 
 
@@ -533,7 +545,7 @@ class _HostDraft:
     file: str
     line: int | None
     inline: dict[str, Any] = field(default_factory=dict, repr=False)
-    files: dict[str, Any] = field(default_factory=dict, repr=False)
+    files: list[dict[str, Any]] = field(default_factory=list, repr=False)  # host_vars/, one per source
     direct: list[str] = field(default_factory=list)
 
 
@@ -657,15 +669,18 @@ class _Builder:
             of(name)
         return depth
 
-    def build(self, base: Path, source: Path) -> Inventory:
+    def build(self, bases: Sequence[Path], source: Path) -> Inventory:
+        """``bases``: the directory of each source, in order; its group_vars/ and host_vars/ apply."""
+        # A directory of vars shared by two sources is read once, where it comes first.
+        bases = list(dict.fromkeys(bases))
         for name, group in self.groups.items():
-            group.files = self._vars_files(base / "group_vars", name)
+            group.files = [self._vars_files(base / "group_vars", name) for base in bases]
         for name, host in self.hosts.items():
-            host.files = self._vars_files(base / "host_vars", name)
+            host.files = [self._vars_files(base / "host_vars", name) for base in bases]
         depth = self.depths()
         groups = {
-            name: Group(name=name, hosts=tuple(g.hosts), children=tuple(g.children), vars={**g.inline, **g.files},
-                        depth=depth[name], priority=g.priority)
+            name: Group(name=name, hosts=tuple(g.hosts), children=tuple(g.children),
+                        vars=_merged([g.inline, *g.files]), depth=depth[name], priority=g.priority)
             for name, g in self.groups.items()
         }
         hosts = []
@@ -680,17 +695,15 @@ class _Builder:
         # "all" inline, other groups inline, group_vars/all, other group_vars, host inline, host_vars.
         # Groups go by (depth, ansible_group_priority, name): a child beats its parent, and of two
         # groups at one depth the later name wins. Note that any group_vars file beats any inline
-        # group variable, even a child group's.
+        # group variable, even a child group's. With several sources, each of the group_vars steps
+        # goes source by source (get_vars_from_inventory_sources): a later source's group_vars of a
+        # parent group beat an earlier source's of a child.
         ordered = sorted(memberships, key=lambda g: (depth[g], self.groups[g].priority, g))
-        merged: dict[str, Any] = dict(self.groups["all"].inline)
-        for group in ordered:
-            merged.update(self.groups[group].inline)
-        merged.update(self.groups["all"].files)
-        for group in ordered:
-            merged.update(self.groups[group].files)
-        merged.update(self.hosts[name].inline)
-        merged.update(self.hosts[name].files)
-        return merged
+        layers: list[Mapping[str, Any]] = [self.groups["all"].inline, *(self.groups[g].inline for g in ordered)]
+        layers += self.groups["all"].files
+        for index in range(len(self.groups["all"].files)):
+            layers += [self.groups[g].files[index] for g in ordered]
+        return _merged([*layers, self.hosts[name].inline, *self.hosts[name].files])
 
     def _vars_files(self, directory: Path, entity: str) -> dict[str, Any]:
         """The merged contents of group_vars/NAME (file or directory), NAME.yml, NAME.yaml or NAME.json.

@@ -250,8 +250,7 @@ def test_help_lists_exit_codes(flockops) -> None:  # type: ignore[no-untyped-def
 def test_report_refuses_what_would_silently_change_the_hosts_asked(tmp_path: Path, flockops) -> None:  # type: ignore[no-untyped-def]
     inventory = tmp_path / "hosts.ini"
     inventory.write_text("[gpu]\nnode1 ansible_host=127.0.0.1\n")
-    for args, said in ((["-i", str(inventory), "-i", str(inventory)], "-i given twice"),
-                       (["-i", ""], "empty path"),
+    for args, said in ((["-i", str(inventory), "-i", ""], "empty path"),
                        (["-l", "gpu"], "give -i FILE too"),
                        (["-i", str(inventory), "--known-hosts", str(tmp_path / "typo")], "no such file"),
                        (["--timeout", "nan"], "finite number"),
@@ -259,6 +258,17 @@ def test_report_refuses_what_would_silently_change_the_hosts_asked(tmp_path: Pat
         run = flockops("report", "--no-ollama", *args)
         assert run.returncode == 1 and said in run.stderr, (args, run.stderr)
         assert "Traceback" not in run.stderr and "Secr3t" not in run.stderr + run.stdout
+
+
+def test_several_inventories_are_read_as_one(flockops) -> None:  # type: ignore[no-untyped-def]
+    sources = Path(__file__).parent / "data" / "inventory" / "two_sources"
+    run = flockops("inventory", "-i", str(sources / "first" / "hosts.ini"), "-i", str(sources / "second"), "--list")
+    assert run.returncode == 0, run.stderr
+    hostvars = run.json()["_meta"]["hostvars"]
+    assert sorted(hostvars) == ["node1", "node2", "node3"]
+    assert (hostvars["node1"]["rack"], hostvars["node1"]["site"]) == ("b7", "second")  # the later source wins
+    missing = flockops("report", "-i", str(sources / "first" / "hosts.ini"), "-i", str(sources / "nowhere.yml"))
+    assert missing.returncode == 1 and "nowhere.yml" in missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_a_limit_pattern_that_matches_nothing_is_warned_about(tmp_path: Path, flockops) -> None:  # type: ignore[no-untyped-def]

@@ -106,6 +106,17 @@ def test_limit_matches_ansible_inventory(ansible_env: dict[str, str], name: str,
     assert {h.name for h in load_inventory(SOURCES[name]).select(limit)} == listed
 
 
+def test_several_sources_match_ansible_inventory(ansible_env: dict[str, str]) -> None:
+    """`-i a -i b`: one inventory of both, node1 in each, every kind of variable set in each. A
+    later source's group_vars of a parent group beat an earlier source's of its child: Ansible
+    merges group_vars source by source."""
+    first, second = DATA / "two_sources" / "first" / "hosts.ini", DATA / "two_sources" / "second" / "fleet.yml"
+    expected = json.loads(run(ansible_env, "ansible-inventory", "-i", str(first), "-i", str(second), "--list"))
+    expected["_meta"].pop("profile", None)
+    assert json.loads(json.dumps(load_inventory([first, second]).to_list_json(None))) == expected
+    assert expected["_meta"]["hostvars"]["node1"]["shared"] == "second-parent"  # the case above
+
+
 def test_graph_with_vars_matches_ansible_inventory(ansible_env: dict[str, str]) -> None:
     source = SOURCES["precedence"]  # no secrets in it, so the text must match exactly
     expected = run(ansible_env, "ansible-inventory", "-i", str(source), "--graph", "--vars")
