@@ -158,8 +158,9 @@ def _undetected(ctx: Context, gpus: Sequence[GpuSample], attempts: Sequence[Driv
 
     try:
         present = detected_vendors(ctx)
-    except Exception:  # detection is a bonus; an odd sysfs must not cost the report
-        return []
+    except Exception as exc:  # detection is a bonus: what failed costs the report that check, said so
+        return [HostError("driver", "pci", f"could not look for GPUs that no driver reported on the PCI bus: "
+                          f"{type(exc).__name__}: {exc}")]
     reported = {g.vendor for g in gpus}
     errors = []
     for vendor in present:

@@ -128,6 +128,19 @@ def test_detection_never_vetoes_a_driver_that_answers(tmp_path: Path) -> None:
     assert [g.source for g in host.gpus] == ["lib"] and host.errors == ()
 
 
+class _BrokenSysfs(Context):
+    def list_dir(self, path: str) -> list[str]:
+        raise RuntimeError(f"cannot walk {path}")
+
+
+def test_a_failed_bus_check_is_said_and_costs_nothing_else(tmp_path: Path) -> None:
+    ctx = _BrokenSysfs(env={}, sysfs_root=str(tmp_path))
+    host = collect_host([_Fixed("lib", "amd", 10, [_gpu("lib", "0000:03:00.0", memory_total_bytes=1)])], ctx)
+    assert [g.source for g in host.gpus] == ["lib"]
+    assert [(e.kind, e.source) for e in host.errors] == [("driver", "pci")]
+    assert "could not look for GPUs" in host.errors[0].message and "RuntimeError: cannot walk" in host.errors[0].message
+
+
 def test_supplement_adds_gpus_the_answering_driver_missed_and_matches_bus_ids_loosely(tmp_path: Path) -> None:
     ctx = Context(env={}, sysfs_root=str(tmp_path))
     tool = _Fixed("tool", "amd", 20, [_gpu("tool", "00000000:03:00.0", power_w=None)])
