@@ -143,7 +143,12 @@ class History:
             try:
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             except FileExistsError:
-                pass
+                if not self.path.exists():  # a link to a file not made yet (O_EXCL does not follow it)
+                    try:
+                        os.close(os.open(os.path.realpath(self.path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                    except OSError as exc:
+                        raise UsageError(f"cannot create the history database {self.path} (a link to "
+                                         f"{os.path.realpath(self.path)}): {exc.strerror or exc}") from None
             except OSError as exc:
                 raise UsageError(f"cannot create the history database {self.path}: {exc.strerror or exc}") from None
         try:

@@ -258,6 +258,12 @@ def test_a_new_history_database_is_the_owners_only(tmp_path: Path) -> None:
         history.record(fleet(node("a", T0, sample(50.0))), now=T0)
     assert path.stat().st_mode & 0o777 == 0o600
     assert all(p.stat().st_mode & 0o077 == 0 for p in tmp_path.glob("h.sqlite*"))
+    # Through a link to a file not made yet (a history kept on another disk), the same.
+    (tmp_path / "disk").mkdir()
+    (tmp_path / "linked.sqlite").symlink_to(tmp_path / "disk" / "history.sqlite")
+    with History(tmp_path / "linked.sqlite") as history:
+        history.record(fleet(node("a", T0, sample(50.0))), now=T0)
+    assert (tmp_path / "disk" / "history.sqlite").stat().st_mode & 0o777 == 0o600
 
 
 def test_a_path_the_system_refuses_is_a_usage_error(tmp_path: Path) -> None:
