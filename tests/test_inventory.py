@@ -325,10 +325,11 @@ def test_errors_do_not_show_passwords(tmp_path: Path) -> None:
                  "all:\n  hosts:\n    node1:\n      ansible_become_pass: !hunter2 x\n",
                  "all:\n  hosts:\n    node1:\n      ansible_password: !!bool hunter2\n",
                  "all:\n  hosts:\n    node1: {ansible_password: *hunter2}\n",
-                 "all:\n  hosts:\n    node1:\n      ansible_password:\n        *hunter2\n"):
+                 "all:\n  hosts:\n    node1:\n      ansible_password:\n        *hunter2\n",
+                 "all:\n  hosts:\n    node1:\n      ansible_password:\n        # rotated\n\n        *hunter2\n"):
         with pytest.raises(InventoryError) as caught:
             load_text(tmp_path, "hosts.yml", text)
-        assert "hunter2" not in str(caught.value) and caught.value.line in (3, 4, 5), str(caught.value)
+        assert "hunter2" not in str(caught.value) and caught.value.line in (3, 4, 5, 7), str(caught.value)
         assert "the value is hidden" in str(caught.value)
 
 
