@@ -45,9 +45,9 @@ def write_inventory(path: Path, n: int, port: int, user: str, key: Path, known_h
     return path
 
 
-def timed(argv: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> float:
+def timed(argv: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,), cwd: Path | None = None) -> float:
     started = time.perf_counter()
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False, cwd=cwd)
     elapsed = time.perf_counter() - started
     if done.returncode not in ok:
         sys.exit(f"{argv[:3]} failed ({done.returncode}):\n{done.stdout[-1500:]}\n{done.stderr[-1500:]}")

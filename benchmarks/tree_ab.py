@@ -79,21 +79,23 @@ def main() -> None:
                                                     "FAKE_NVML_CONFIG": f"{world}/nvml.conf"})
         try:
             known_hosts = sshd.write_known_hosts(world / "known_hosts")
-            home = world / "home"
+            home, empty = world / "home", world / "empty"
             home.mkdir()
+            empty.mkdir()
             for n in args.hosts:
                 inventory = write_inventory(world / f"inv{n}.ini", n, sshd.port, sshd.user, sshd.client_key,
                                             known_hosts)
-                # -m flockops: each tree's own entry point (a console script names one); -P: not the
-                # working directory first on sys.path, before PYTHONPATH.
-                argv = [str(ours / "python"), "-P", "-m", "flockops", "report", "-f", "20", "--known-hosts",
+                # -m flockops: each tree's own entry point (a console script names one), run from
+                # an empty directory, which -m puts first on sys.path, before PYTHONPATH.
+                argv = [str(ours / "python"), "-m", "flockops", "report", "-f", "20", "--known-hosts",
                         str(known_hosts), "-o", "json", "-i", str(inventory)]
                 wall: dict[str, list[float]] = {name: [] for name in trees}
                 for _ in range(args.report_runs):
                     for name, tree in trees.items():
+                        # A cache of its own per tree (flockops.code_cache), as each would have.
                         env = {"PATH": f"{ours}:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
-                               "PYTHONPATH": str(tree)}
-                        wall[name].append(timed(argv, env))
+                               "PYTHONPATH": str(tree), "XDG_CACHE_HOME": str(home / "cache" / name)}
+                        wall[name].append(timed(argv, env, cwd=empty))
                 print(f"report -i, {n} hosts, median of {args.report_runs}: "
                       + ", ".join(f"{name} {statistics.median(v):.3f} s" for name, v in wall.items()), flush=True)
         finally:

@@ -24,7 +24,8 @@ from . import __version__, dataclass_cache
 # Code objects load only into the same bytecode version; a new flockops starts a new file.
 _TAG = f"{__version__}-{sys.implementation.cache_tag}-{MAGIC_NUMBER.hex()}"
 _METHODS, _ZIP = "dataclass-methods-", "probe-"
-_KEY_BYTES = 32
+_DIGEST_BYTES = 32
+_MAX_BYTES = 64 << 20  # far above either file (0.4 MB); a larger one is not ours
 _loaded_methods = 0  # how many method texts came from the cache file: more compiled since means save
 # Only the `flockops` command keeps files (cli.run sets it); a program importing flockops, and
 # the test suite's in-process runs, write nothing under the user's home.
@@ -32,6 +33,7 @@ enabled = False
 
 
 def directory() -> Path | None:
+    """The cache directory, or None: not the command, no home, or a place that is not only ours."""
     from .errors import UsageError
 
     if not enabled:
@@ -39,30 +41,54 @@ def directory() -> Path | None:
     from .userdirs import xdg_path
 
     try:
-        return xdg_path(os.environ, "XDG_CACHE_HOME", (".cache",)) / "flockops"
+        path = xdg_path(os.environ, "XDG_CACHE_HOME", (".cache",)) / "flockops"
     except UsageError:
         return None
+    # Where it exists, ours alone; where not, the nearest existing folder above it ours: `sudo`
+    # keeping HOME must not leave root's directories in the user's home.
+    existing = next((p for p in (path, *path.parents) if os.path.lexists(p)), None)
+    try:
+        info = os.lstat(existing) if existing is not None else None
+    except OSError:
+        return None
+    if info is None or info.st_uid != os.geteuid():
+        return None
+    if existing == path and (not stat.S_ISDIR(info.st_mode) or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+        return None
+    return path
 
 
 def _read(path: Path) -> bytes | None:
-    """The file's bytes if this user owns it and nobody else can write it (it is code we run)."""
+    """The file's contents if it is a plain file this user owns and nobody else can write (it is
+    code we run), and what it holds is what was written: a digest of the rest leads it."""
     try:
-        with open(path, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-                return None
-            return handle.read()
+        # No link followed, no FIFO waited on.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
+    try:
+        info = os.fstat(fd)
+        if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid()
+                or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or info.st_size > _MAX_BYTES):
+            return None
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(_MAX_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    digest, body = data[:_DIGEST_BYTES], data[_DIGEST_BYTES:]
+    return body if len(digest) == _DIGEST_BYTES and hashlib.sha256(body).digest() == digest else None
 
 
 def _write(path: Path, data: bytes, prefix: str) -> None:
-    """``path`` replaced by ``data``; the files an earlier version or Python kept under ``prefix`` go."""
+    """``path`` replaced by ``data`` (after its digest); the files an earlier version or Python
+    kept under ``prefix`` go."""
     from .userdirs import replace_file
 
     with contextlib.suppress(OSError):
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        replace_file(path, data)
+        replace_file(path, hashlib.sha256(data).digest() + data)
         for old in path.parent.glob(f"{prefix}*"):
             if old != path:
                 old.unlink()
@@ -92,8 +118,12 @@ def save_methods() -> None:
 
 
 def zip_key(parts: Iterable[bytes]) -> bytes:
-    digest = hashlib.sha256(f"{__version__} {sys.version}".encode())
-    for part in parts:
+    """What a zip is built from, hashed: the caller's parts (each source, its name), plus the
+    builder itself (probe.py: the layout, the bootstrap that reads it) and the Python building it."""
+    from . import probe
+
+    digest = hashlib.sha256(f"{__version__} {sys.version} {sys.flags.optimize}".encode())
+    for part in (Path(probe.__file__).read_bytes(), *parts):
         digest.update(len(part).to_bytes(8, "little"))
         digest.update(part)
     return digest.digest()
@@ -103,9 +133,9 @@ def cached_zip(key: bytes) -> bytes | None:
     """The probe zip built from exactly the inputs ``key`` hashes, if an earlier run kept it."""
     base = directory()
     data = None if base is None else _read(base / f"{_ZIP}{_TAG}.zip")
-    if data is None or data[:_KEY_BYTES] != key:
+    if data is None or data[:len(key)] != key:
         return None
-    return data[_KEY_BYTES:]
+    return data[len(key):]
 
 
 def keep_zip(key: bytes, payload: bytes) -> None:

@@ -281,10 +281,13 @@ class SshConnection:
                 if "REVOKED" in text:
                     raise ConnectionFailure("host_key", f"{hostname}:{port}: {text}") from None
                 if "not found in known_hosts" in text:
+                    scan = f"ssh-keyscan -p {port} {shlex.quote(hostname)}"
+                    # Behind a jump only the hop before can reach it: scan there, add the line here.
+                    how = (f"run `{scan}` on the jump host before it and add that line to ~/.ssh/known_hosts "
+                           "here" if through is not None else f"add it with `{scan} >> ~/.ssh/known_hosts`")
                     raise ConnectionFailure(
                         "host_key",
-                        f"{hostname}:{port}: unknown host key. Check its fingerprint, then add it with "
-                        f"`ssh-keyscan -p {port} {shlex.quote(hostname)} >> ~/.ssh/known_hosts` or pass "
+                        f"{hostname}:{port}: unknown host key. Check its fingerprint, then {how}, or pass "
                         "--known-hosts FILE (host_key_checking=false accepts unknown keys)") from None
                 # sshd's MaxStartups drops connections past its limit at once: retry with jitter.
                 if "protocol banner" in text:

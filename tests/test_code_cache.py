@@ -4,7 +4,9 @@ that cannot be used costs nothing but time."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 import stat
 import zipfile
 from collections.abc import Callable, Iterator
@@ -67,6 +69,12 @@ def zip_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     probe._build_zip.cache_clear()
 
 
+def kept_file(path: Path, body: bytes) -> None:
+    """A cache file as code_cache writes one: the digest of what follows, then that."""
+    path.write_bytes(hashlib.sha256(body).digest() + body)
+    path.chmod(0o600)
+
+
 def test_the_zip_is_kept_by_what_it_is_built_from(zip_cache: Path, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     plugin = tmp_path / "plugin"
@@ -77,9 +85,8 @@ def test_the_zip_is_kept_by_what_it_is_built_from(zip_cache: Path, tmp_path: Pat
     [kept] = zip_cache.glob("probe-*.zip")
     assert kept.read_bytes().endswith(built)
     # The next run takes the kept zip (here marked, to tell it from a new build) ...
-    key = kept.read_bytes()[:32]
-    kept.write_bytes(key + b"marked")
-    kept.chmod(0o600)
+    key = kept.read_bytes()[32:64]
+    kept_file(kept, key + b"marked")
     probe._build_zip.cache_clear()
     assert probe.probe_zip(("cache_probe_driver",)) == b"marked"
     # ... until a byte of what goes in it changes: then it is built again, and kept instead.
@@ -87,7 +94,58 @@ def test_the_zip_is_kept_by_what_it_is_built_from(zip_cache: Path, tmp_path: Pat
     probe._build_zip.cache_clear()
     rebuilt = probe.probe_zip(("cache_probe_driver",))
     assert zipfile.ZipFile(io.BytesIO(rebuilt)).read("cache_probe_driver.py") == b"VERSION = 2\n"
-    assert kept.read_bytes()[32:] == rebuilt
+    assert kept.read_bytes().endswith(rebuilt)
+    # The builder is one of its inputs too: a probe.py that lays the zip out otherwise.
+    kept_file(kept, kept.read_bytes()[32:64] + b"marked")
+    changed = tmp_path / "probe.py"
+    changed.write_bytes(Path(probe.__file__).read_bytes() + b"\n# another layout\n")
+    monkeypatch.setattr(probe, "__file__", str(changed))
+    probe._build_zip.cache_clear()
+    assert probe.probe_zip(("cache_probe_driver",)) != b"marked"
+
+
+@pytest.mark.parametrize("spoil", ["a damaged byte", "a FIFO", "a link"])
+def test_a_kept_zip_that_is_not_what_was_written_is_built_again(zip_cache: Path, tmp_path: Path, spoil: str) -> None:
+    probe.probe_zip()
+    [kept] = zip_cache.glob("probe-*.zip")
+    data = bytearray(kept.read_bytes())
+    kept.unlink()
+    if spoil == "a damaged byte":
+        data[-100] ^= 0xFF  # in the zip itself, past the key: what a crash or a bad disk leaves
+        kept.write_bytes(bytes(data))
+        kept.chmod(0o600)
+    elif spoil == "a FIFO":
+        os.mkfifo(kept, 0o600)  # opened without waiting for a writer, and refused
+    else:
+        elsewhere = tmp_path / "elsewhere.zip"
+        kept_file(elsewhere, bytes(data[32:64]) + b"marked")  # would be served, were the link followed
+        kept.symlink_to(elsewhere)
+    probe._build_zip.cache_clear()
+    served = probe.probe_zip()
+    assert served != (bytes(data[64:]) if spoil == "a damaged byte" else b"marked")
+    assert zipfile.ZipFile(io.BytesIO(served)).testzip() is None  # a whole zip, built again
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another user needs root")
+def test_sudo_keeping_home_leaves_no_directory_of_roots_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The nearest existing directory above the cache is another user's (a home, under sudo): the
+    run writes nothing there, so that user's own runs (and other programs) keep using it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    os.chown(home, 65534, 65534)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setattr(code_cache, "enabled", True)
+    probe._build_zip.cache_clear()
+    probe.probe_zip()
+    probe._build_zip.cache_clear()
+    assert list(home.iterdir()) == []
+
+
+def test_a_cache_directory_others_can_write_is_not_used(zip_cache: Path) -> None:
+    zip_cache.mkdir(parents=True, mode=0o777)
+    zip_cache.chmod(0o777)
+    probe.probe_zip()
+    assert list(zip_cache.iterdir()) == []
 
 
 def test_only_the_command_keeps_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -266,12 +266,16 @@ def test_two_hops_and_a_stale_key_listed_before_the_real_one(tmp_path, world, ss
         "deep": host(sshd, ansible_python_interpreter=world.python("j3", [h100()]),
                      ansible_ssh_common_args=f"-J {hop},{hop}"),
         "dead_end": host(sshd, ansible_host="127.0.0.1", ansible_port=free_port(),
-                         ansible_ssh_common_args=f"-J {hop},{hop}")})
+                         ansible_ssh_common_args=f"-J {hop},{hop}"),
+        # Known to known_hosts only as 127.0.0.1: behind the jump, scanning it from here is no help.
+        "unknown_behind": host(sshd, ansible_host="localhost", ansible_ssh_common_args=f"-J {hop}")})
     _, hosts = run_fleet(flockops, inventory, fleet_env)
     assert hosts["deep"]["status"] == "ok", hosts["deep"]["errors"]
     assert hosts["deep"]["gpus"][0]["name"] == "NVIDIA H100 80GB HBM3"
     error = hosts["dead_end"]["errors"][0]
     assert error["kind"] == "unreachable" and "jump host 127.0.0.1 cannot reach 127.0.0.1:" in error["message"]
+    error = hosts["unknown_behind"]["errors"][0]
+    assert error["kind"] == "host_key" and "on the jump host before it and add that line" in error["message"]
 
 
 def test_the_jump_host_key_is_checked_even_when_the_targets_is_not(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
