@@ -34,10 +34,9 @@ enabled = False
 
 def directory() -> Path | None:
     """The cache directory, or None: not the command, no home, or a place that is not only ours."""
-    from .errors import UsageError
-
     if not enabled:
         return None
+    from .errors import UsageError
     from .userdirs import xdg_path
 
     try:
