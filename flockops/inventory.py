@@ -452,6 +452,8 @@ def load_inventory(path: Path | Sequence[Path]) -> Inventory:
     InventoryError naming the file (and line and key where there is one) for anything missing or malformed.
     """
     paths = [path] if isinstance(path, Path) else list(path)
+    if not paths:
+        raise InventoryError("no inventory source given", "-i")
     builder = _Builder(str(paths[0]))
     bases = []
     for source in paths:

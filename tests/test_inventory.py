@@ -818,3 +818,8 @@ def test_a_secret_in_a_variables_file_that_does_not_fit_its_tag_is_hidden(tmp_pa
     with pytest.raises(InventoryError) as caught:
         load_inventory(inventory)
     assert "hunter2" not in str(caught.value) and "the value is hidden" in str(caught.value)
+
+
+def test_no_source_at_all_is_an_inventory_error() -> None:
+    with pytest.raises(InventoryError, match="no inventory source given"):
+        load_inventory([])
