@@ -464,7 +464,9 @@ def load_inventory(path: Path | Sequence[Path]) -> Inventory:
             bases.append(source.resolve())
         else:
             files = [source]
-            bases.append(source.resolve().parent)
+            # The directory the file is named in, as ansible-core takes it: a linked inventory file
+            # gets the group_vars/ beside the link.
+            bases.append(Path(os.path.abspath(source)).parent.resolve())
         for file in files:
             _read_source(builder, file)
     builder.reconcile()
@@ -641,11 +643,12 @@ class _Builder:
         for host in self.hosts.values():
             memberships = self.host_groups(host.name)
             if "ungrouped" in memberships:
-                if memberships - {"all", "ungrouped"}:
+                # Only a direct member leaves: one may be in ungrouped through a group of a host's name.
+                if memberships - {"all", "ungrouped"} and "ungrouped" in host.direct:
                     ungrouped.hosts.remove(host.name)
                     host.direct.remove("ungrouped")
             elif not memberships - {"all"}:
-                self._add_member("ungrouped", host.name)
+                self.add_child("ungrouped", host.name, None)  # a group of the host's name wins, as in ansible-core
         for name in self.hosts:
             if name in self.groups:
                 self.warn(f"{name!r} is both a group and a host", self.hosts[name].line, self.hosts[name].file)
@@ -673,8 +676,6 @@ class _Builder:
 
     def build(self, bases: Sequence[Path], source: Path) -> Inventory:
         """``bases``: the directory of each source, in order; its group_vars/ and host_vars/ apply."""
-        # A directory of vars shared by two sources is read once, where it comes first.
-        bases = list(dict.fromkeys(bases))
         for name, group in self.groups.items():
             group.files = [self._vars_files(base / "group_vars", name) for base in bases]
         for name, host in self.hosts.items():

@@ -36,6 +36,7 @@ SOURCES = {
     "directory": DATA / "dir_source",
     "example-lab": EXAMPLES / "lab.yml",
     "example-prod": EXAMPLES / "prod" / "hosts.ini",
+    "linked-file": DATA / "linked" / "link" / "hosts.ini",  # group_vars/ beside the link, not its target
 }
 
 LIMITS = [
@@ -111,10 +112,24 @@ def test_several_sources_match_ansible_inventory(ansible_env: dict[str, str]) ->
     later source's group_vars of a parent group beat an earlier source's of its child: Ansible
     merges group_vars source by source."""
     first, second = DATA / "two_sources" / "first" / "hosts.ini", DATA / "two_sources" / "second" / "fleet.yml"
-    expected = json.loads(run(ansible_env, "ansible-inventory", "-i", str(first), "-i", str(second), "--list"))
+    late = first.with_name("late.ini")  # back in the first directory: its group_vars apply again, last
+    for sources, shared in (([first, second], "second-parent"), ([first, second, late], "first-child")):
+        args = [word for source in sources for word in ("-i", str(source))]
+        expected = json.loads(run(ansible_env, "ansible-inventory", *args, "--list"))
+        expected["_meta"].pop("profile", None)
+        assert json.loads(json.dumps(load_inventory(sources).to_list_json(None))) == expected
+        assert expected["_meta"]["hostvars"]["node1"]["shared"] == shared  # the cases above
+
+
+@pytest.mark.parametrize("order", [("host.yml", "group.ini"), ("group.ini", "host.yml")])
+def test_a_host_and_a_group_of_one_name_match_ansible_inventory(ansible_env: dict[str, str],
+                                                                order: tuple[str, str]) -> None:
+    sources = [DATA / "name_clash" / name for name in order]
+    args = [word for source in sources for word in ("-i", str(source))]
+    expected = json.loads(run(ansible_env, "ansible-inventory", *args, "--list"))
     expected["_meta"].pop("profile", None)
-    assert json.loads(json.dumps(load_inventory([first, second]).to_list_json(None))) == expected
-    assert expected["_meta"]["hostvars"]["node1"]["shared"] == "second-parent"  # the case above
+    assert json.loads(json.dumps(load_inventory(sources).to_list_json(None))) == expected
+    assert load_inventory(sources).to_graph() == run(ansible_env, "ansible-inventory", *args, "--graph").rstrip("\n")
 
 
 def test_graph_with_vars_matches_ansible_inventory(ansible_env: dict[str, str]) -> None:
