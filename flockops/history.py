@@ -143,12 +143,7 @@ class History:
             try:
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             except FileExistsError:
-                if not self.path.exists():  # a link to a file not made yet (O_EXCL does not follow it)
-                    try:
-                        os.close(os.open(os.path.realpath(self.path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-                    except OSError as exc:
-                        raise UsageError(f"cannot create the history database {self.path} (a link to "
-                                         f"{os.path.realpath(self.path)}): {exc.strerror or exc}") from None
+                self._create_link_target()
             except OSError as exc:
                 raise UsageError(f"cannot create the history database {self.path}: {exc.strerror or exc}") from None
         try:
@@ -163,6 +158,23 @@ class History:
         except sqlite3.Error as exc:
             self.db.close()
             raise UsageError(f"cannot use the history database {self.path}: {exc}") from None
+
+    def _create_link_target(self) -> None:
+        """The path exists as a name: if it is a link to a file not made yet (O_EXCL does not follow
+        it), that file is made, the owner's only too."""
+        try:
+            os.stat(self.path)
+            return  # there already: left as it is
+        except FileNotFoundError:
+            target = os.path.realpath(self.path)
+            try:
+                os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                return
+            except OSError as exc:
+                problem = f"{exc.strerror or exc} (it is a link to {target})"
+        except OSError as exc:
+            problem = str(exc.strerror or exc)
+        raise UsageError(f"cannot create the history database {self.path}: {problem}")
 
     def _setup(self) -> None:
         self.db.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
