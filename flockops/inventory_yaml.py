@@ -90,31 +90,16 @@ def _yaml_error(exc: Exception, file: str, text: str, node: yaml.Node | None = N
         detail = f"YAML syntax error: {context}: {problem}" if context else f"YAML syntax error: {problem}"
     else:  # a constructor's ValueError/TypeError, whose text quotes the value
         detail = f"a value does not fit its tag ({type(exc).__name__}): {exc}"
-    lines = text.splitlines()
-    # A secret named on the line, the line before, or a key the line sits under (a value may stand
-    # below its key, after comments); with no line known (a tag's constructor failed deep in a
-    # variables file), anywhere in the file.
-    scope = _enclosing(lines, line - 1) if line is not None and 0 < line <= len(lines) else lines
-    if names_secret("\n".join(scope)):
-        detail = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", detail) + " (the value is hidden: the line sets a secret)"
+    # A file that names a secret anywhere hides every quoted token: which key a broken line sits
+    # under is the parser's to know (flow mappings, indentless lists, comments between), and a
+    # hidden quote costs little. Quotes as Python's repr writes them, backslash escapes included.
+    if names_secret(text):
+        masked = re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", "\0", detail)
+        unpaired = [i for i in (masked.find("'"), masked.find('"')) if i >= 0]
+        if unpaired:  # a quote left without its pair: nothing after it is shown
+            masked = masked[:min(unpaired)] + "…"
+        detail = masked.replace("\0", "'…'") + " (the value is hidden: the file sets a secret)"
     return InventoryError(detail, file, line)
-
-
-def _enclosing(lines: list[str], index: int) -> list[str]:
-    """Line ``index``, the line before it, and the line of each key it sits under (by indentation;
-    blank and comment lines skipped)."""
-    found = lines[max(0, index - 1):index + 1]
-    indent = _indent(lines[index])
-    for earlier in reversed(lines[:index]):
-        if not earlier.strip() or earlier.lstrip().startswith("#") or _indent(earlier) >= indent:
-            continue
-        found.append(earlier)
-        indent = _indent(earlier)
-    return found
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
 
 
 def _kind(value: Any) -> str:

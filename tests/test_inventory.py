@@ -812,6 +812,21 @@ def test_a_limit_that_would_select_everything_by_accident_is_refused(tmp_path: P
 
 
 
+@pytest.mark.parametrize("secret", [
+    "api_tokens:\n- first\n- *hunter2\n",                          # an indentless list under the key
+    "api_tokens:\n    - ok\n    - !hunter2 x\n",
+    "node1: {\n  ansible_password:\n  # c\n  *hunter2 }\n",        # a flow mapping over lines
+    "api_tokens: [first,\n  # c\n  *hunter2]\n",
+    "ansible_password: !!int a'b\"hunter2\n",                      # quotes of both kinds in the value
+])
+def test_a_broken_variables_file_that_sets_a_secret_quotes_none_of_it(tmp_path: Path, secret: str) -> None:
+    inventory = write(tmp_path, "hosts.yml", "all:\n  hosts:\n    node1:\n")
+    write(tmp_path, "group_vars/all.yml", secret)
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(inventory)
+    assert "hunter2" not in str(caught.value) and "the value is hidden" in str(caught.value)
+
+
 def test_a_secret_in_a_variables_file_that_does_not_fit_its_tag_is_hidden(tmp_path: Path) -> None:
     inventory = write(tmp_path, "hosts.yml", "all:\n  hosts:\n    node1:\n")
     write(tmp_path, "group_vars/all.yml", "ansible_password: !!bool hunter2\n")
