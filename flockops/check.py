@@ -42,8 +42,9 @@ class State(enum.IntEnum):
     UNKNOWN = 3
 
 
-# Worst first when ordering problems: CRITICAL beats UNKNOWN beats WARNING for the
-# summary; the exit code is the plain maximum as monitoring-plugins define it.
+# Which state is worse, for the exit code and the order of problems alike: CRITICAL beats
+# UNKNOWN beats WARNING (monitoring-plugins' max_state_alt). A hot GPU must not hide behind
+# another host being down, nor a host nobody can read behind a warm GPU.
 SEVERITY = {State.CRITICAL: 3, State.UNKNOWN: 2, State.WARNING: 1, State.OK: 0}
 
 
@@ -234,7 +235,7 @@ def _partial_items(host: HostReport, t: Thresholds) -> list[Item]:
 
 
 def overall(items: Sequence[Item]) -> State:
-    return max((i.state for i in items), default=State.UNKNOWN)
+    return max((i.state for i in items), key=SEVERITY.__getitem__, default=State.UNKNOWN)
 
 
 def problems(items: Iterable[Item]) -> list[Item]:

@@ -65,7 +65,7 @@ A lost GPU is CRITICAL; an Ollama model spilled to CPU on a GPU host is WARNING.
 cannot report, or a host that cannot be reached, is UNKNOWN (--unreachable critical makes
 unreachable hosts CRITICAL)."""
 
-CHECK_EXIT_HELP = """exit codes (the worst item wins):
+CHECK_EXIT_HELP = """exit codes (the worst item wins; CRITICAL above UNKNOWN above WARNING):
   0  OK
   1  WARNING
   2  CRITICAL

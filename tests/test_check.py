@@ -215,6 +215,19 @@ def test_what_a_partial_host_could_not_tell_is_unknown_never_ok() -> None:
     assert overall(evaluate(fleet(host), lambda h: Thresholds())) == State.UNKNOWN
 
 
+def test_a_hot_gpu_is_critical_even_beside_a_host_nobody_can_reach() -> None:
+    """The worst item wins, CRITICAL above UNKNOWN above WARNING: one host down must not turn a hot
+    GPU elsewhere into UNKNOWN (exit 3), nor a warm GPU hide a host that could not be read."""
+    down = HostReport("ws-02", errors=(HostError("unreachable", "ssh", "connection refused"),))
+    hot = HostReport("gpu-a", gpus=(gpu(temperature_c=88.0),))
+    warm = HostReport("gpu-b", gpus=(gpu(temperature_c=83.0),))
+    for hosts, expected in (((hot, down), State.CRITICAL), ((down, hot), State.CRITICAL),
+                            ((warm, down), State.UNKNOWN), ((warm,), State.WARNING)):
+        items = evaluate(fleet(*hosts), lambda h: Thresholds())
+        assert overall(items) == expected, hosts
+        assert render(items, overall(items)).startswith(f"FLOCKOPS {expected.name} - ")
+
+
 def test_nagios_text_cannot_break_the_status_line_or_the_perfdata() -> None:
     host = HostReport("ws\n02", gpus=(gpu(),), errors=(
         HostError("driver", "amd-smi", "bash: line 1: a | b: command not found"),))
