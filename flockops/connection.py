@@ -229,7 +229,7 @@ class SshConnection:
 
     def _connect_one(self, hostname: str, port: int, user: str, through: Callable[[], Any] | None, deadline: float,
                      key_files: Sequence[str], password: str | None, checking: bool,
-                     vaulted: bool = False) -> paramiko.SSHClient:
+                     vaulted: bool = False, hop: bool = False) -> paramiko.SSHClient:
         label = f"{user}@{hostname}:{port}"
         offered: paramiko.PKey | None = None
         dropped = 0  # connections sshd dropped before its banner (MaxStartups), retried up to BANNER_RETRIES
@@ -285,10 +285,14 @@ class SshConnection:
                     # Behind a jump only the hop before can reach it: scan there, add the line here.
                     how = (f"run `{scan}` on the jump host before it and add that line to ~/.ssh/known_hosts "
                            "here" if through is not None else f"add it with `{scan} >> ~/.ssh/known_hosts`")
+                    # A jump host's key is checked whatever host_key_checking says: no hint to turn it off.
+                    who, off = ((f"jump host {hostname}:{port}", " (a jump host's key is checked even with "
+                                 "host_key_checking=false)") if hop else
+                                (f"{hostname}:{port}", " (host_key_checking=false accepts unknown keys)"))
                     raise ConnectionFailure(
                         "host_key",
-                        f"{hostname}:{port}: unknown host key. Check its fingerprint, then {how}, or pass "
-                        "--known-hosts FILE (host_key_checking=false accepts unknown keys)") from None
+                        f"{who}: unknown host key. Check its fingerprint, then {how}, or pass "
+                        f"--known-hosts FILE{off}") from None
                 # sshd's MaxStartups drops connections past its limit at once: retry with jitter.
                 if "protocol banner" in text:
                     if dropped == BANNER_RETRIES:
@@ -317,7 +321,7 @@ class SshConnection:
         for (user, host, port), (_, to_host, to_port) in itertools.pairwise(path):
             # A hop's own key is always checked: host_key_checking=false is the target's setting,
             # as with OpenSSH, where it does not reach the -J hops.
-            client = self._connect_one(host, port, user, through, deadline, e.key_files, None, checking=True)
+            client = self._connect_one(host, port, user, through, deadline, e.key_files, None, checking=True, hop=True)
             through = self._onward(client, host, to_host, to_port, deadline)
         self._connect_one(e.hostname, e.port, e.user, through, deadline, e.key_files, e.password,
                           checking=self.host_key_checking, vaulted=e.password_vaulted)

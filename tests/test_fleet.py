@@ -287,7 +287,8 @@ def test_the_jump_host_key_is_checked_even_when_the_targets_is_not(tmp_path, wor
     _, hosts = run_fleet(flockops, inventory, fleet_env)
     error = hosts["behind"]["errors"][0]
     assert (error["kind"], hosts["behind"]["gpus"]) == ("host_key", [])
-    assert f"localhost:{sshd.port}: unknown host key" in error["message"]
+    assert f"jump host localhost:{sshd.port}: unknown host key" in error["message"]
+    assert "a jump host's key is checked even with host_key_checking=false" in error["message"]
 
 
 def test_proxy_command_is_refused_not_bypassed_and_a_flood_is_cut(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
