@@ -187,6 +187,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_NUMBER = 10_000_000  # seconds (115 days), hosts, runs: more is a typo
+
+
 def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
@@ -195,6 +198,8 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
         if not value > 0 or value == float("inf"):  # also refuses nan and inf, which float() reads
             raise argparse.ArgumentTypeError(f"must be a finite number more than 0: {text!r}")
+        if value > MAX_NUMBER:  # a deadline past what a timer can hold (about 9e9 s) failed every host
+            raise argparse.ArgumentTypeError(f"must be at most {MAX_NUMBER:,}: {text!r}")
         return value
 
     return parse
