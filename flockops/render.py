@@ -93,6 +93,11 @@ GPU_HEADERS = ["GPU", "Name", "VRAM total", "Used", "Free", "Reserved", "Util", 
                "Power", "Throttle", "Source"]
 
 
+def _gpu_count(host: HostReport) -> str:
+    """How many GPUs: unknown (N/A, never 0) for a host that could not be asked at all."""
+    return NA if not host.gpus and host.status in ("failed", "unreachable") else str(len(host.gpus))
+
+
 def _summary(host: HostReport) -> str:
     gpus = [g for g in host.gpus if not g.lost]
     total_b = _sum(g.memory_total_bytes for g in gpus)
@@ -103,7 +108,7 @@ def _summary(host: HostReport) -> str:
     lost_count = len(host.gpus) - len(gpus)
     lost = f" ({lost_count} lost, not counted)" if lost_count else ""
     return (
-        f"Vendors: {', '.join(host.vendors) or NA} | GPUs: {len(host.gpus)}{lost} | "
+        f"Vendors: {', '.join(host.vendors) or NA} | GPUs: {_gpu_count(host)}{lost} | "
         f"Total VRAM: {gib(total_b)} | Used: {gib(used_b)} ({pct(used_pct, 1)}) | "
         f"Free: {gib(free_b)} | Data from: {sources or NA}"
     )
@@ -176,7 +181,7 @@ def _problem(host: HostReport) -> str:
 
 
 def summary_table(fleet: FleetReport) -> str:
-    rows = [[h.host, h.status, str(len(h.gpus)), _used_of_total(h.gpus), _hottest(h), ollama_cell(h), _problem(h)]
+    rows = [[h.host, h.status, _gpu_count(h), _used_of_total(h.gpus), _hottest(h), ollama_cell(h), _problem(h)]
             for h in fleet.hosts]
     headers = ["Host", "Status", "GPUs", "VRAM used / total", "Hottest", "Ollama", "Problem"]
     if not any(h.ollama is not None for h in fleet.hosts):  # issue 5: the column only where Ollama was asked

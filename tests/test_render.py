@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flockops.model import FleetReport, GpuSample, HostReport
+from flockops.model import FleetReport, GpuSample, HostError, HostReport
 from flockops.render import fleet_totals, summary_table
 
 GIB = 1 << 30
@@ -15,3 +15,12 @@ def test_lost_gpus_are_said_beside_the_vram_they_are_left_out_of() -> None:
     fleet = FleetReport(hosts=(HostReport("gpu-a", gpus=(live, lost)),), generated_at="2026-11-27T00:00:00+00:00")
     assert "GPUs: 2 | VRAM used / total: 10.0 GiB / 80.0 GiB (1 lost GPU not counted)" in fleet_totals(fleet)
     assert "10.0 GiB / 80.0 GiB (1 lost GPU not counted)" in summary_table(fleet)
+
+
+def test_a_host_that_could_not_be_asked_has_no_gpu_count_but_one_with_no_gpu_has_0() -> None:
+    down = HostReport("down", errors=(HostError("unreachable", "ssh", "connection refused"),))
+    empty = HostReport("cpu-only")
+    fleet = FleetReport(hosts=(down, empty), generated_at="2026-11-27T00:00:00+00:00")
+    rows = {line.split()[0]: line.split() for line in summary_table(fleet).splitlines()[2:]}
+    assert rows["down"][:3] == ["down", "unreachable", "N/A"]
+    assert rows["cpu-only"][:3] == ["cpu-only", "ok", "0"]
