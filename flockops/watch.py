@@ -84,9 +84,11 @@ class Screen:
 
     def _size(self) -> os.terminal_size:
         try:
-            return os.get_terminal_size(self.out.fileno())
+            size = os.get_terminal_size(self.out.fileno())
         except (OSError, ValueError):
-            return os.terminal_size((100, 40))
+            size = os.terminal_size((0, 0))
+        # A terminal that says 0x0 (a pty nobody sized: script, some CI) would cut every line to nothing.
+        return os.terminal_size((size.columns or 100, size.lines or 40))
 
     def show(self, text: str) -> None:
         lines = text.rstrip("\n").split("\n")

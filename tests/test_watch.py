@@ -171,6 +171,18 @@ def test_screen_draws_in_place_on_a_terminal_and_appends_elsewhere() -> None:
     assert out.endswith("\x1b[J\n\x1b[?25h")
 
 
+def test_a_terminal_that_says_it_is_0x0_still_shows_the_frame() -> None:
+    """A pseudo-terminal nobody sized (script, some CI runners) reports 0 columns and 0 rows."""
+    master, slave = os.openpty()
+    with os.fdopen(slave, "w") as out:
+        assert os.get_terminal_size(out.fileno()) == (0, 0)
+        screen = Screen(out, tty=True)
+        screen.show("gpu-a  ok  1  10.0 GiB / 80.0 GiB\n")
+    shown = os.read(master, 65536).decode()
+    os.close(master)
+    assert "gpu-a  ok  1  10.0 GiB / 80.0 GiB" in shown
+
+
 def test_refreshes_are_paced_start_to_start_and_stop_after_count() -> None:
     now = [0.0]
     slept: list[float] = []
