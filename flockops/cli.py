@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("-o", "--output", choices=("table", "json", "prometheus", "csv"), default="table",
                         help="output format (default: table); csv has one row per GPU")
-    report.add_argument("--textfile", metavar="DIR",
+    report.add_argument("--textfile", metavar="DIR", type=_writable_dir,
                         help="also write DIR/flockops.prom atomically, for node_exporter's textfile collector")
     report.add_argument("--driver", action="append", metavar="NAME",
                         help="use only this driver (repeatable); see `flockops drivers`")
@@ -142,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
                        "(default: $XDG_STATE_HOME/flockops/check-state.json)")
     check.add_argument("--notify", metavar="URL", type=_notify_url,
                        help="POST a JSON message to URL when a GPU's state changes")
-    check.add_argument("--textfile", metavar="DIR", help="also write DIR/flockops.prom atomically")
+    check.add_argument("--textfile", metavar="DIR", type=_writable_dir, help="also write DIR/flockops.prom atomically")
     _fleet_arguments(check)
     _ollama_arguments(check, infer=False)
 
@@ -238,6 +238,15 @@ class _Sources(argparse.Action):
         if not str(values).strip():
             parser.error(f"{option_string} was given an empty path (an unset variable?)")
         setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or ()), str(values)])
+
+
+def _writable_dir(text: str) -> str:
+    # Checked before any host is asked: a typo must not cost a whole collection first.
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"no such directory: {text!r}")
+    if not os.access(text, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write in {text!r}")
+    return text
 
 
 def _known_hosts_file(text: str) -> str:

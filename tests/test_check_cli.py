@@ -255,6 +255,7 @@ def test_report_refuses_what_would_silently_change_the_hosts_asked(tmp_path: Pat
                        (["-i", str(inventory), "--known-hosts", str(tmp_path / "typo")], "no such file"),
                        (["--timeout", "nan"], "finite number"),
                        (["--timeout", "1e10"], "at most 10,000,000"),  # a timer cannot hold it
+                       (["-i", str(inventory), "--textfile", str(tmp_path / "typo")], "no such directory"),
                        (["--ollama", "http://admin:Secr3tPw@127.0.0.1:1"], "user name or password")):
         run = flockops("report", "--no-ollama", *args)
         assert run.returncode == 1 and said in run.stderr, (args, run.stderr)
