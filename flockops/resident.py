@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 REQUEST = b"sample\n"
 _END_LINE = (END_MARKER + "\n").encode()
+_STDERR_KEPT = 64 << 10  # of a probe that never answered: its reason, not a flood
 
 
 class ResidentProbe:
@@ -69,9 +70,13 @@ class ResidentProbe:
                     raise OutputTooLarge()
                 if time.monotonic() > deadline:
                     raise TimeoutError()
-            # Unread stderr would take up the channel's window until the probe blocks: drop it.
+            # Unread stderr would take up the channel's window until the probe blocks: drop it,
+            # but for its start, which says why a probe that never answered failed.
+            said = bytearray()
             while self.chan.recv_stderr_ready():
-                self.chan.recv_stderr(65536)
+                chunk = self.chan.recv_stderr(65536)
+                if not self.answered and len(said) < _STDERR_KEPT:
+                    said += chunk[:_STDERR_KEPT - len(said)]
             if out.endswith(_END_LINE):
                 self.answered += 1
                 text = out[:-len(_END_LINE)].decode(errors="replace")
@@ -81,7 +86,7 @@ class ResidentProbe:
                 raise EOFError("the resident probe ended")
             # Ended before its first answer: the shell branch, or a probe that failed. Like
             # SshConnection.exec, an ended connection is not the probe's answer.
-            err = _drain(self.chan.recv_stderr, deadline, self.chan)
+            err = bytes(said) + _drain(self.chan.recv_stderr, deadline, self.chan)
             transport = self.chan.get_transport()
             if not self.chan.status_event.wait(max(0.0, deadline - time.monotonic())):
                 raise TimeoutError()

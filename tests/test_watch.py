@@ -241,7 +241,7 @@ def test_terminal_redraws_new_values_and_ctrl_c_exits_cleanly(local_env) -> None
 
 if HAS_SSHD:
     from sshd import Sshd, start_sshd
-    from test_fleet import World, h100, host, session_env, world, write_inventory  # noqa: F401  (world: fixture)
+    from test_fleet import World, fleet_env, h100, host, session_env, sshd, world, write_inventory  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
@@ -287,6 +287,15 @@ def test_a_host_stopped_mid_run_goes_stale_with_its_last_data(tmp_path, world, f
     timings = re.findall(r"refresh (\d+): .* (\d+) connections opened", stderr)
     assert timings[0] == ("1", "2")  # both hosts connected once...
     assert timings[1] == ("2", "0")  # ...and kept open for the next refresh
+
+
+@pytest.mark.skipif(not HAS_SSHD, reason="OpenSSH server not installed (.ci/run installs it)")
+def test_a_probe_that_fails_before_answering_says_why_as_in_report(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    """What the target printed on stderr is the reason, as `report` shows it, not an empty quote."""
+    broken = world.python("maintenance", body="echo 'host is down for maintenance' >&2; exit 1")
+    inventory = write_inventory(tmp_path / "inv.yml", {"gpu": host(sshd, ansible_python_interpreter=broken)})
+    run = flockops("watch", "-i", str(inventory), "--count", "1", "--timeout", "10", env=fleet_env)
+    assert "host is down for maintenance" in run.stdout, run.stdout + run.stderr
 
 
 def counted_python(world: World, name: str, gpus: list[dict[str, Any]]) -> tuple[str, Path, Path]:
