@@ -389,7 +389,7 @@ def _watch_status(view: HostView) -> str:
 def watch_table(views: Sequence[HostView], summary: bool = False, verbose: bool = False) -> str:
     """The watch frame's body: each host's section (or one line each with ``summary``), then totals."""
     if summary:
-        rows = [[v.report.host, "STALE" if v.stale else v.report.status, age(v.age_s), str(len(v.report.gpus)),
+        rows = [[v.report.host, "STALE" if v.stale else v.report.status, age(v.age_s), _gpu_count(v.report),
                  _used_of_total(v.report.gpus), _hottest(v.report), ollama_cell(v.report),
                  "; ".join(f"now {e.kind}: {e.message}" for e in v.now_errors) if v.stale else _problem(v.report)]
                 for v in views]
@@ -408,8 +408,11 @@ def watch_table(views: Sequence[HostView], summary: bool = False, verbose: bool 
     if len(views) > 1 or summary:
         gpus = [g for v in views for g in v.report.gpus]
         stale = sum(v.stale for v in views)
-        body += (f"\nFleet: {len(views)} hosts ({len(views) - stale} fresh, {stale} stale) | GPUs: {len(gpus)} | "
-                 f"VRAM used / total: {_used_of_total(gpus)}\n")
+        # Not stale and failed: a host that has not answered once, so neither fresh nor stale.
+        never = sum(1 for v in views if not v.stale and v.report.status in ("failed", "unreachable"))
+        without = f", {never} without data" if never else ""
+        body += (f"\nFleet: {len(views)} hosts ({len(views) - stale - never} fresh, {stale} stale{without}) | "
+                 f"GPUs: {len(gpus)} | VRAM used / total: {_used_of_total(gpus)}\n")
     return body
 
 

@@ -49,7 +49,7 @@ def merge(fleet: FleetReport, last_good: dict[str, HostReport], now: float) -> t
         elif previous is not None:
             views.append(HostView(previous, _age(previous, now), stale=True, now_errors=host.all_errors))
         else:
-            views.append(HostView(host, _age(host, now)))  # never answered: its error is all there is
+            views.append(HostView(host, None))  # never answered: its error is all there is, of no age
     return tuple(views)
 
 

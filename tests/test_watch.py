@@ -143,8 +143,11 @@ def test_a_host_that_stops_answering_keeps_its_last_data_marked_stale() -> None:
     summary = watch_table(views, summary=True)
     assert re.search(r"^b\s+STALE\s+12 s\s+1\s+20.0 GiB / 80.0 GiB", summary, re.M), summary
     # A host that never answered has nothing to keep: its error is shown as is.
-    never = merge(FleetReport((down,), ""), {}, now=103.0)
-    assert not never[0].stale and "[unreachable, age 1.0 s]" in watch_table(never)
+    # It is neither fresh nor stale, and has no age: no data was ever collected from it.
+    never = merge(FleetReport((_host("a", 11, 102.0), down), ""), {}, now=103.0)
+    assert not never[1].stale and "== b (10.0.0.1)  [unreachable, age N/A]" in watch_table(never)
+    assert "Fleet: 2 hosts (1 fresh, 0 stale, 1 without data)" in watch_table(never)
+    assert re.search(r"^b\s+unreachable\s+N/A\s+N/A\s+N/A / N/A", watch_table(never, summary=True), re.M)
 
 
 def test_screen_draws_in_place_on_a_terminal_and_appends_elsewhere() -> None:
