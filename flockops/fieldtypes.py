@@ -74,10 +74,25 @@ def type_problems(obj: Any, path: str | None = None) -> list[str]:
             for problem in _problems(getattr(obj, f.name), str(f.type), f"{where}.{f.name}")]
 
 
+# What no GPU can measure, by the unit a field's name ends in: a driver's bug or a target's lie,
+# made unknown rather than added into a fleet's totals. NVML's fan speed may pass 100 %.
+_RANGES: dict[str, tuple[float, float]] = {
+    "fan_pct": (0, 255), "_pct": (0, 100), "_bytes": (0, 1 << 60), "_c": (-273.15, 1000), "_w": (0, 1e6),
+}
+
+
+def _out_of_range(name: str, value: object) -> str | None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    low, high = next((r for suffix, r in _RANGES.items() if name.endswith(suffix)), (-math.inf, math.inf))
+    return None if low <= value <= high else f"{value!r:.40} is outside {low:g} to {high:g}"
+
+
 def clean_gpu(gpu: object, driver: str) -> GpuSample:
-    """``gpu`` as a driver returned it, with each optional field of the wrong type set to None and
-    named in ``field_errors``. Raises DriverFailed when it is no GpuSample or a required field
-    (vendor, index, source...) is wrong: then nothing of it can be trusted."""
+    """``gpu`` as a driver (or a remote probe) gave it, with each optional field of the wrong type,
+    or with a value no GPU can have (negative bytes, 300 % busy), set to None and named in
+    ``field_errors``. Raises DriverFailed when it is no GpuSample or a required field (vendor,
+    index, source...) is wrong: then nothing of it can be trusted."""
     if not isinstance(gpu, GpuSample):
         raise DriverFailed(f"{driver} returned {type(gpu).__name__}, not a GpuSample")
     changes: dict[str, Any] = {}
@@ -85,6 +100,10 @@ def clean_gpu(gpu: object, driver: str) -> GpuSample:
     for f in dataclasses.fields(gpu):
         value = getattr(gpu, f.name)
         if not _problems(value, str(f.type), f.name):
+            outside = _out_of_range(f.name, value)
+            if outside is not None and "None" in str(f.type).split(" | "):
+                changes[f.name] = None
+                notes[f.name] = f"the driver gave {outside}"
             continue
         if "None" not in str(f.type).split(" | "):
             raise DriverFailed(f"{driver} returned a GpuSample whose {f.name} is {value!r:.60}, not {f.type}")

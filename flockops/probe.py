@@ -21,14 +21,14 @@ import os
 import shlex
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
 from . import code_cache, dataclass_cache
 from .driver import CommandResult, Context, Driver
 from .errors import DriverFailed, ParseError
-from .fieldtypes import type_problems
+from .fieldtypes import clean_gpu, type_problems
 from .model import HostReport, host_from_dict
 
 JSON_MARKER = "@@flockops-json"
@@ -463,4 +463,6 @@ def parse_python_output(text: str, host: str) -> HostReport:
     problems = type_problems(report)
     if problems:
         raise ParseError(f"the probe's JSON does not fit the model: {'; '.join(problems[:3])}", text.strip()[:300])
-    return report
+    # Values no GPU can have are unknown, as from a local driver: the target's probe did the same,
+    # unless it is not ours.
+    return replace(report, gpus=tuple(clean_gpu(g, "the probe") for g in report.gpus))

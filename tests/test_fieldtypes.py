@@ -40,3 +40,24 @@ def test_ints_count_as_floats_and_bools_as_neither() -> None:
     assert type_problems(ok) == []
     assert type_problems(GpuSample(vendor="nvidia", index=True, source="nvml")) == [
         "GpuSample.index = True (not int)"]
+
+
+def test_values_no_gpu_can_have_become_unknown_with_a_note() -> None:
+    """From a local driver or a remote probe alike: never summed into the fleet's totals."""
+    import json
+
+    from flockops.fieldtypes import clean_gpu
+    from flockops.model import GpuSample, HostReport, host_to_dict
+    from flockops.probe import parse_python_output
+
+    odd = GpuSample(vendor="nvidia", index=0, source="nvml", memory_total_bytes=80 << 30, memory_used_bytes=-5,
+                    utilization_pct=500, temperature_c=-300.0, fan_pct=120, power_w=350.0)
+    cleaned = clean_gpu(odd, "nvml")
+    assert (cleaned.memory_used_bytes, cleaned.utilization_pct, cleaned.temperature_c) == (None, None, None)
+    # NVML's fan speed may pass 100 %
+    assert (cleaned.memory_total_bytes, cleaned.fan_pct, cleaned.power_w) == (80 << 30, 120, 350.0)
+    assert cleaned.field_errors["utilization_pct"] == "the driver gave 500 is outside 0 to 100"
+    text = json.dumps(host_to_dict(HostReport("x", gpus=(odd,))))
+    remote = parse_python_output(text, "gpu-a").gpus[0]
+    assert (remote.memory_used_bytes, remote.memory_total_bytes) == (None, 80 << 30)
+    assert "memory_used_bytes" in remote.field_errors
