@@ -338,7 +338,8 @@ CSV_COLUMNS = ("host", "status", "vendor", "index", "name", "uuid", "pci_bus_id"
 
 
 def to_csv(fleet: FleetReport) -> str:
-    """One row per GPU; an unknown value is an empty field, never 0."""
+    """One row per GPU, and one for a host with none (one that could not be asked: its status says
+    so, not its absence); an unknown value is an empty field, never 0."""
     import csv
     import io
 
@@ -346,13 +347,15 @@ def to_csv(fleet: FleetReport) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for host in fleet.hosts:
-        for gpu in host.gpus:
+        for gpu in host.gpus or (None,):
             row: list[Any] = []
             for column in CSV_COLUMNS:
                 if column == "host":
                     row.append(host.host)
                 elif column == "status":
                     row.append(host.status)
+                elif gpu is None:
+                    row.append("")
                 elif column == "throttle_reasons":
                     row.append("" if gpu.throttle_reasons is None else ";".join(gpu.throttle_reasons))
                 else:

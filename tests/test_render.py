@@ -24,3 +24,17 @@ def test_a_host_that_could_not_be_asked_has_no_gpu_count_but_one_with_no_gpu_has
     rows = {line.split()[0]: line.split() for line in summary_table(fleet).splitlines()[2:]}
     assert rows["down"][:3] == ["down", "unreachable", "N/A"]
     assert rows["cpu-only"][:3] == ["cpu-only", "ok", "0"]
+
+
+def test_csv_has_a_row_for_a_host_without_gpus_saying_why() -> None:
+    import csv
+    import io
+
+    from flockops.render import to_csv
+
+    down = HostReport("down", errors=(HostError("unreachable", "ssh", "connection refused"),))
+    live = GpuSample(vendor="nvidia", index=0, source="nvml", memory_total_bytes=80 * GIB)
+    fleet = FleetReport(hosts=(HostReport("gpu-a", gpus=(live,)), down), generated_at="2026-11-27T00:00:00+00:00")
+    rows = list(csv.DictReader(io.StringIO(to_csv(fleet))))
+    assert [(r["host"], r["status"], r["index"], r["memory_total_bytes"]) for r in rows] == [
+        ("gpu-a", "ok", "0", str(80 * GIB)), ("down", "unreachable", "", "")]
