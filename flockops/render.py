@@ -169,11 +169,14 @@ def _hottest(host: HostReport) -> str:
 
 
 def _used_of_total(gpus: Sequence[GpuSample]) -> str:
+    # The GPU count beside this includes lost GPUs and GPUs whose memory could not be read: theirs is
+    # unknown, so it is said, not summed, and it does not blank what the others measured.
     live = [g for g in gpus if not g.lost]
-    used, total = _sum(g.memory_used_bytes for g in live), _sum(g.memory_total_bytes for g in live)
-    lost = len(gpus) - len(live)
-    # The GPU count beside this includes lost GPUs; their memory is unknown, so it is said, not summed.
-    return f"{gib(used)} / {gib(total)}" + (f" ({lost} lost GPU{'s' if lost > 1 else ''} not counted)" if lost else "")
+    known = [g for g in live if g.memory_used_bytes is not None and g.memory_total_bytes is not None]
+    used, total = _sum(g.memory_used_bytes for g in known), _sum(g.memory_total_bytes for g in known)
+    notes = [f"{n} {what} GPU{'s' if n > 1 else ''} not counted"
+             for n, what in ((len(gpus) - len(live), "lost"), (len(live) - len(known), "unread")) if n]
+    return f"{gib(used)} / {gib(total)}" + (f" ({', '.join(notes)})" if notes else "")
 
 
 def _problem(host: HostReport) -> str:

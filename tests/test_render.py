@@ -38,3 +38,13 @@ def test_csv_has_a_row_for_a_host_without_gpus_saying_why() -> None:
     rows = list(csv.DictReader(io.StringIO(to_csv(fleet))))
     assert [(r["host"], r["status"], r["index"], r["memory_total_bytes"]) for r in rows] == [
         ("gpu-a", "ok", "0", str(80 * GIB)), ("down", "unreachable", "", "")]
+
+
+def test_a_gpu_whose_memory_could_not_be_read_is_said_and_does_not_blank_the_total() -> None:
+    read = GpuSample(vendor="nvidia", index=0, source="nvml", memory_total_bytes=80 * GIB,
+                     memory_used_bytes=10 * GIB)
+    unread = GpuSample(vendor="nvidia", index=1, source="nvml", memory_total_bytes=80 * GIB)
+    fleet = FleetReport(hosts=(HostReport("gpu-a", gpus=(read, unread)),), generated_at="2026-11-27T00:00:00+00:00")
+    assert "GPUs: 2 | VRAM used / total: 10.0 GiB / 80.0 GiB (1 unread GPU not counted)" in fleet_totals(fleet)
+    only_unread = FleetReport(hosts=(HostReport("gpu-b", gpus=(unread,)),), generated_at="")
+    assert "VRAM used / total: N/A / N/A (1 unread GPU not counted)" in fleet_totals(only_unread)
