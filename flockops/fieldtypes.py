@@ -99,13 +99,14 @@ def clean_gpu(gpu: object, driver: str) -> GpuSample:
     notes: dict[str, str] = {}
     for f in dataclasses.fields(gpu):
         value = getattr(gpu, f.name)
+        optional = "None" in str(f.type).split(" | ")
         if not _problems(value, str(f.type), f.name):
             outside = _out_of_range(f.name, value)
-            if outside is not None and "None" in str(f.type).split(" | "):
+            if outside is not None and optional:
                 changes[f.name] = None
                 notes[f.name] = f"the driver gave {outside}"
             continue
-        if "None" not in str(f.type).split(" | "):
+        if not optional:
             raise DriverFailed(f"{driver} returned a GpuSample whose {f.name} is {value!r:.60}, not {f.type}")
         changes[f.name] = None
         notes[f.name] = f"the driver gave {type(value).__name__} {value!r:.40}, not {f.type}"

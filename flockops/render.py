@@ -93,9 +93,13 @@ GPU_HEADERS = ["GPU", "Name", "VRAM total", "Used", "Free", "Reserved", "Util", 
                "Power", "Throttle", "Source"]
 
 
+# The statuses of a host with no data at all (HostReport.status): nothing measured, not even a count.
+_NO_DATA = frozenset({"failed", "unreachable"})
+
+
 def _gpu_count(host: HostReport) -> str:
     """How many GPUs: unknown (N/A, never 0) for a host that could not be asked at all."""
-    return NA if not host.gpus and host.status in ("failed", "unreachable") else str(len(host.gpus))
+    return NA if host.status in _NO_DATA else str(len(host.gpus))
 
 
 def _summary(host: HostReport) -> str:
@@ -415,7 +419,7 @@ def watch_table(views: Sequence[HostView], summary: bool = False, verbose: bool 
         gpus = [g for v in views for g in v.report.gpus]
         stale = sum(v.stale for v in views)
         # Not stale and failed: a host that has not answered once, so neither fresh nor stale.
-        never = sum(1 for v in views if not v.stale and v.report.status in ("failed", "unreachable"))
+        never = sum(1 for v in views if not v.stale and v.report.status in _NO_DATA)
         without = f", {never} without data" if never else ""
         body += (f"\nFleet: {len(views)} hosts ({len(views) - stale - never} fresh, {stale} stale{without}) | "
                  f"GPUs: {len(gpus)} | VRAM used / total: {_used_of_total(gpus)}\n")
