@@ -831,15 +831,11 @@ COMMANDS = {"report": _cmd_report, "check": _cmd_check, "fit": _cmd_fit, "invent
 
 
 def run() -> int:
-    """The `flockops` command: :func:`main`, with the code earlier runs compiled (flockops.code_cache)."""
+    """The `flockops` command: :func:`main`, keeping the probe's zip between runs (flockops.code_cache)."""
     from . import code_cache
 
     code_cache.enabled = True
-    code_cache.load_methods()  # before the first dataclass is made
-    try:
-        return main()
-    finally:
-        code_cache.save_methods()
+    return main()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

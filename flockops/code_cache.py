@@ -1,11 +1,10 @@
-"""Compiled code the controller keeps between runs, in ``$XDG_CACHE_HOME/flockops`` (``~/.cache/flockops``).
+"""The probe's zip, kept between runs in ``$XDG_CACHE_HOME/flockops`` (``~/.cache/flockops``).
 
-Every run compiled the same things again before its first host could be asked: the methods that
-``dataclasses`` writes for flockops's classes (about 25 ms of a run's 0.35 s of CPU) and the
-probe's zip (about 40 ms). Both are kept here instead. Nothing in it can be stale: a method's code
-is found by its exact source text (:mod:`flockops.dataclass_cache`), the zip by a hash of every
-byte it is built from, and each file is for one bytecode version. What cannot be read or written
-(a read-only home, cron without HOME, a file another user owns) costs the time and nothing else.
+Every run built the same zip again (its sources compiled, then deflated) before its first host
+could be asked; it is kept here instead. Nothing in it can be stale: the zip is found by a hash of
+every byte it is built from, and each file is for one bytecode version. What cannot be read or
+written (a read-only home, cron without HOME, a file another user owns) costs the time and nothing
+else.
 """
 
 from __future__ import annotations
@@ -19,14 +18,13 @@ from collections.abc import Iterable
 from importlib.util import MAGIC_NUMBER
 from pathlib import Path
 
-from . import __version__, dataclass_cache
+from . import __version__
 
 # Code objects load only into the same bytecode version; a new flockops starts a new file.
 _TAG = f"{__version__}-{sys.implementation.cache_tag}-{MAGIC_NUMBER.hex()}"
-_METHODS, _ZIP = "dataclass-methods-", "probe-"
+_ZIP = "probe-"
 _DIGEST_BYTES = 32
-_MAX_BYTES = 64 << 20  # far above either file (0.4 MB); a larger one is not ours
-_loaded_methods = 0  # how many method texts came from the cache file: more compiled since means save
+_MAX_BYTES = 64 << 20  # far above the zip (0.4 MB); a larger file is not ours
 # Only the `flockops` command keeps files (cli.run sets it); a program importing flockops, and
 # the test suite's in-process runs, write nothing under the user's home.
 enabled = False
@@ -91,29 +89,6 @@ def _write(path: Path, data: bytes, prefix: str) -> None:
         for old in path.parent.glob(f"{prefix}*"):
             if old != path:
                 old.unlink()
-
-
-def _methods_file() -> Path | None:
-    base = directory()
-    return None if base is None else base / f"{_METHODS}{_TAG}.marshal"
-
-
-def load_methods() -> None:
-    """Before flockops's classes are made: the methods compiled by earlier runs."""
-    global _loaded_methods
-    path = _methods_file()
-    data = None if path is None else _read(path)
-    dataclass_cache.install()
-    with contextlib.suppress(Exception):  # a damaged file: its methods are compiled again, and it is replaced
-        dataclass_cache.install(data)
-    _loaded_methods = dataclass_cache.count()
-
-
-def save_methods() -> None:
-    """After a run: the methods it had to compile, for the next one."""
-    path = _methods_file()
-    if path is not None and dataclass_cache.count() > _loaded_methods:
-        _write(path, dataclass_cache.shipped(), _METHODS)
 
 
 def zip_key(parts: Iterable[bytes]) -> bytes:

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import deferred
 from .driver import CommandResult
 from .errors import ConnectionFailure
 from .known_hosts import KnownHosts, read_known_hosts
@@ -34,11 +33,6 @@ if TYPE_CHECKING:
 
 BANNER_RETRIES = 3
 SYSTEM_KNOWN_HOSTS = Path("/etc/ssh/ssh_known_hosts")
-
-
-# paramiko imports invoke (for `Match exec` only) and importlib.metadata (for its own version) at
-# the top: stand-ins until something really uses them (see flockops.deferred).
-deferred.install(deferred.CONTROLLER)
 
 
 def quiet_paramiko() -> None:

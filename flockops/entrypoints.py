@@ -100,12 +100,3 @@ def entry_points(group: str, path: Iterable[str] | None = None) -> list[EntryPoi
             found.append(EntryPoint(name, value, dist, version))
     return found
 
-
-def distribution_version(name: str, path: Iterable[str] | None = None) -> str | None:
-    """The version of the first distribution called ``name`` on ``path`` (default ``sys.path``), as
-    ``importlib.metadata.version`` gives it; None when there is none that this scan can see."""
-    wanted = _normalise(name)
-    for dist, meta_dir, dir_version in _distributions(path):
-        if dist == wanted:
-            return _version(meta_dir, dir_version)
-    return None

@@ -13,11 +13,6 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from . import dataclass_cache
-
-# Before any class below: the code dataclasses compiles for them also serves every probe.
-dataclass_cache.install()
-
 # typing costs the remote probe about 10 ms to import; annotations are strings here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
-from . import code_cache, dataclass_cache
+from . import code_cache
 from .driver import CommandResult, Context, Driver
 from .errors import DriverFailed, ParseError
 from .fieldtypes import clean_gpu, type_problems
@@ -65,7 +65,6 @@ def probe_modules() -> tuple[str, ...]:
 # (the login's home) leaves sys.path, so that a file there cannot stand in for a standard module.
 # A one-shot probe lives for a tenth of a second: the cyclic GC stays off (the resident probe
 # turns it back on) and os._exit skips the interpreter's teardown, about 12 ms a run together.
-# The methods that dataclasses writes come compiled from the controller (flockops.dataclass_cache).
 BOOTSTRAP = """\
 import sys
 if sys.path[:1] == [""]:
@@ -109,11 +108,6 @@ class Zip:
         exec(code, module.__dict__)
 sys.meta_path.insert(0, Zip())
 sys.stdout.write("%s\\n")
-import flockops.deferred
-flockops.deferred.install(flockops.deferred.PROBE)
-import flockops.dataclass_cache
-code = "flockops/dataclasses.code-" + MAGIC
-flockops.dataclass_cache.install(read(code) if code in files else None)
 from flockops.probe_main import main
 main(sys.argv[1:])
 sys.stdout.flush()
@@ -184,23 +178,9 @@ def _build_zip(extra_modules: tuple[str, ...]) -> bytes:
         for name, source in texts.items():
             archive.writestr(name, source)
             archive.writestr(f"{name}.code-{magic}", _code_bytes(sources[name], source, name))
-        # The methods dataclasses writes for the model, compiled on this side (flockops.dataclass_cache).
-        archive.writestr(f"flockops/dataclasses.code-{magic}", _dataclass_code())
     payload = buffer.getvalue()
     code_cache.keep_zip(key, payload)
     return payload
-
-
-def _dataclass_code() -> bytes:
-    # Every module the probe imports is imported here first, so that the code of each of its
-    # dataclasses is in the cache (a report's local drivers have usually imported them already).
-    from .drivers import BUILTIN_DRIVERS
-
-    for module in ("flockops.probe_main", *(target.split(":")[0] for target in BUILTIN_DRIVERS.values())):
-        importlib.import_module(module)
-    shipped = {"flockops." + name.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
-               for name in probe_modules()}
-    return dataclass_cache.shipped(shipped)
 
 
 def _code_bytes(path: Path, source: bytes, name: str) -> bytes:

@@ -1,13 +1,11 @@
-"""What the `flockops` command keeps between runs (flockops.code_cache): the dataclass methods it
-compiled and the probe's zip. Kept only where it is safe to load, never served stale, and a cache
-that cannot be used costs nothing but time."""
+"""What the `flockops` command keeps between runs (flockops.code_cache): the probe's zip. Kept only
+where it is safe to load, never served stale, and a cache that cannot be used costs nothing but time."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import os
-import stat
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,38 +17,6 @@ from flockops import code_cache, probe
 
 REPO = Path(__file__).resolve().parents[1]
 INVENTORY = str(REPO / "inventory" / "lab.yml")
-
-
-def methods_file(cache: Path) -> Path:
-    [found] = (cache / "flockops").glob("dataclass-methods-*.marshal")
-    return found
-
-
-def test_a_second_run_compiles_nothing_and_rewrites_nothing(tmp_path: Path, flockops: Callable[..., Run]) -> None:
-    first = flockops("inventory", "-i", INVENTORY, "--list")
-    assert first.returncode == 0, first.stderr
-    kept = methods_file(tmp_path / "cache")
-    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
-    assert stat.S_IMODE(kept.parent.stat().st_mode) == 0o700
-    before = kept.stat().st_ino
-    again = flockops("inventory", "-i", INVENTORY, "--list")
-    # Every method came from the file, or the run would have saved a new one (a new inode).
-    assert (again.stdout, kept.stat().st_ino) == (first.stdout, before)
-
-
-@pytest.mark.parametrize("spoil", ["damaged", "writable by others"])
-def test_a_file_it_cannot_trust_is_compiled_again_and_replaced(tmp_path: Path, flockops: Callable[..., Run],
-                                                               spoil: str) -> None:
-    first = flockops("inventory", "-i", INVENTORY, "--list")
-    kept = methods_file(tmp_path / "cache")
-    if spoil == "damaged":
-        kept.write_bytes(b"\xe3 not marshal data")
-    else:
-        kept.chmod(0o666)  # another user could have put code there
-    before = kept.stat().st_ino
-    again = flockops("inventory", "-i", INVENTORY, "--list")
-    assert (again.returncode, again.stdout, again.stderr) == (0, first.stdout, first.stderr)
-    assert kept.stat().st_ino != before and stat.S_IMODE(kept.stat().st_mode) == 0o600
 
 
 def test_no_usable_cache_directory_costs_nothing_but_time(tmp_path: Path, flockops: Callable[..., Run]) -> None:
@@ -154,7 +120,6 @@ def test_only_the_command_keeps_files(tmp_path: Path, monkeypatch: pytest.Monkey
     probe._build_zip.cache_clear()
     assert code_cache.enabled is False
     probe.probe_zip()
-    code_cache.save_methods()
     assert not (tmp_path / "cache").exists()
 
 

@@ -51,7 +51,7 @@ def _other_pythons() -> list[str]:
 @pytest.mark.parametrize("python", _other_pythons() or [pytest.param(None, marks=pytest.mark.skip("no other python"))])
 def test_payload_on_other_python_versions(python: str, nvml_env) -> None:  # type: ignore[no-untyped-def]
     """Code objects travel for the controller's Python only: any other 3.10+ compiles the sources
-    (and meets the stand-ins of flockops.deferred on its own dataclasses); 3.9 and older get the shell branch."""
+    3.9 and older get the shell branch."""
     version = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2] >= (3, 10))"],
                              capture_output=True, text=True, check=True).stdout.strip()
     env = {"PATH": "/usr/bin:/bin", **nvml_env([{"name": "NVIDIA H200", "memory_total": 1 << 30}])}
@@ -74,11 +74,10 @@ def test_probe_leaves_heavy_unused_modules_unimported(nvml_env) -> None:  # type
     imported = {line.rpartition("|")[2].strip() for line in done.stderr.decode().splitlines()
                 if line.startswith("import time:")}
     # The log is really there; importlib.import_module (drivers, pynvml) is not logged, but what
-    # pynvml's own body imports is (ctypes.util, string and threading: stand-ins).
+    # pynvml's own body imports is.
     assert {"flockops.model", "json", "ctypes"} <= imported
     assert '"source": "nvml"' in done.stdout.decode()
-    assert imported.isdisjoint({"inspect", "ctypes.util", "subprocess", "tempfile", "typing", "zipfile",
-                                "importlib.abc", "flockops.ollama_report", "flockops.cli", "string", "threading",
+    assert imported.isdisjoint({"typing", "zipfile", "importlib.abc", "flockops.ollama_report", "flockops.cli",
                                 "csv"})
 
 

@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from types import ModuleType
 
-from .. import deferred
 from ..driver import Context, Driver
 from ..errors import DriverUnavailable
 from ..model import GpuProcess, GpuSample, MigDevice, decode_throttle_reasons
@@ -80,9 +79,6 @@ def _import_pynvml() -> ModuleType:
         ctypes.CDLL("libnvidia-ml.so.1")
     except OSError:
         raise DriverUnavailable(INIT_REASONS[LIBRARY_NOT_FOUND]) from None
-    # pynvml imports ctypes.util (subprocess, shutil, tempfile) for a find_library it calls on
-    # Windows only: a stand-in until something really uses it (flockops.deferred).
-    deferred.install(deferred.PYNVML)
     try:
         return importlib.import_module("pynvml")
     except ImportError:
