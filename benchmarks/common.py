@@ -48,7 +48,7 @@ def time_command(argv: Sequence[str], env: Mapping[str, str], runs: int = 20, wa
 def probe_cpu_s(world: Path, runs: int = 9, command: str | None = None) -> float:
     """CPU of one probe as a target runs it (shell + Python + NVML), without SSH: the median of ``runs``.
     ``world`` holds the fake NVML (nvml/, nvml.conf); ``command`` replaces the probe (a baseline)."""
-    from flockops.drivers.nvidia_smi import planned_queries
+    from flockops.agent.drivers.nvidia_smi import planned_queries
     from flockops.probe import probe_zip, remote_command
 
     command = command or remote_command("/usr/bin/python3", None, planned_queries())

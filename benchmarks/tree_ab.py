@@ -28,7 +28,7 @@ from sshd import start_sshd, world_readable_dir  # noqa: E402
 
 ZIP_AND_COMMAND = """
 import sys
-from flockops.drivers.nvidia_smi import planned_queries
+from flockops.agent.drivers.nvidia_smi import planned_queries
 from flockops.probe import probe_zip, remote_command
 sys.stdout.buffer.write(remote_command("/usr/bin/python3", None, planned_queries()).encode() + b"\\0" + probe_zip())
 """

@@ -2,10 +2,10 @@
 
 Writing a driver plugin
 -----------------------
-A vendor driver is a subclass of :class:`flockops.driver.Driver` with a ``name``, a
+A vendor driver is a subclass of :class:`flockops.agent.driver.Driver` with a ``name``, a
 ``vendor`` and a ``priority`` (lower is tried first within the vendor), a ``probe(ctx)``
 that raises :class:`flockops.errors.DriverUnavailable` with a reason a person can act on,
-and a ``collect(ctx)`` that returns :class:`flockops.model.GpuSample` objects (unknown
+and a ``collect(ctx)`` that returns :class:`flockops.agent.model.GpuSample` objects (unknown
 values are ``None``, never 0). Register it from a hook implementation::
 
     import flockops
@@ -51,7 +51,7 @@ def __getattr__(name: str) -> Any:
     # they also run inside the remote probe, where only the standard library is sure.
     if name == "hookimpl":
         try:
-            from .hookspecs import hookimpl
+            from flockops.hookspecs import hookimpl
 
             return hookimpl
         except ImportError:

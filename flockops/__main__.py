@@ -1,5 +1,5 @@
 import sys
 
-from .cli import run
+from flockops.cli import run
 
 sys.exit(run())

@@ -17,9 +17,9 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from .fieldtypes import printable
-from .model import FleetReport, HostReport
-from .ollama import (
+from flockops.agent.fields import printable
+from flockops.agent.model import FleetReport, HostReport
+from flockops.ollama import (
     FROM_CLI,
     Endpoint,
     OllamaOptions,
@@ -31,14 +31,14 @@ from .ollama import (
 )
 
 if TYPE_CHECKING:
-    from .driver import Driver
-    from .fleet import FleetOptions
-    from .inventory import Target
+    from flockops.agent.driver import Driver
+    from flockops.fleet import FleetOptions
+    from flockops.inventory import Target
 
 
 def url_endpoints(urls: Iterable[str]) -> list[Endpoint]:
     """``--ollama`` values as endpoints; raises UsageError for one that is not a URL."""
-    from .errors import UsageError
+    from flockops.errors import UsageError
 
     out: list[Endpoint] = []
     for url in urls:
@@ -67,12 +67,12 @@ def gather(targets: Sequence[Target] | None, drivers: Sequence[Driver], *,
     pending = Pending(asked, ollama_options) if asked else None
 
     if targets is None:
-        from .collect import collect_host
-        from .driver import Context
+        from flockops.agent.chain import collect_host
+        from flockops.agent.driver import Context
 
         hosts = [collect_host(drivers, Context.local(), selected=selected_drivers)]
     else:
-        from .fleet import FleetOptions, run_fleet
+        from flockops.fleet import FleetOptions, run_fleet
 
         options = fleet_options or FleetOptions()
         if selected_drivers is not None:
@@ -100,7 +100,7 @@ def collect_report(inventory: str | os.PathLike[str] | Sequence[str | os.PathLik
     known only by their Ollama URL. Inventory
     errors raise :class:`flockops.errors.InventoryError`; per-host failures are in the report.
     """
-    from .plugins import get_plugin_manager, load_drivers
+    from flockops.plugins import get_plugin_manager, load_drivers
 
     options = ollama_options or OllamaOptions()
     if infer and not options.infer:
@@ -111,10 +111,10 @@ def collect_report(inventory: str | os.PathLike[str] | Sequence[str | os.PathLik
     if inventory is not None:
         from pathlib import Path
 
-        from .connection import SshOptions
-        from .errors import UsageError
-        from .fleet import FleetOptions
-        from .inventory import load_inventory, target_for
+        from flockops.connection import SshOptions
+        from flockops.errors import UsageError
+        from flockops.fleet import FleetOptions
+        from flockops.inventory import load_inventory, target_for
 
         sources = [inventory] if isinstance(inventory, (str, os.PathLike)) else list(inventory)
         loaded = load_inventory([Path(source) for source in sources])

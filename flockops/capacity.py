@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .model import FleetReport, GpuSample, HostReport
+from flockops.agent.model import FleetReport, GpuSample, HostReport
 
 GIB = 1 << 30
 DEFAULT_MARGIN_FRACTION = 0.10

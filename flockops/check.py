@@ -18,7 +18,7 @@ import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .model import OLLAMA_ERROR_KINDS, FleetReport, GpuSample, HostReport
+from flockops.agent.model import OLLAMA_ERROR_KINDS, FleetReport, GpuSample, HostReport
 
 # Margins below the card's own slowdown temperature.
 CRIT_MARGIN_C = 2.0
@@ -185,7 +185,7 @@ def _spill_items(host: HostReport) -> list[Item]:
     """Ollama models spilled to CPU (split or cpu placement) on a host that has a GPU: WARNING."""
     if host.ollama is None:
         return []
-    from .ollama_report import spilled
+    from flockops.agent.model import spilled
 
     return [Item(host.host, f"{host.host}/ollama/{model.name}", State.WARNING,
                  f"{host.host} Ollama model {model.name} spilled to CPU ({model.placement})")
@@ -249,7 +249,7 @@ def thresholds_from_vars(base: Thresholds, variables: Mapping[str, object], host
     (command-line values, when given, win: the caller passes them in ``base``)."""
     from dataclasses import replace
 
-    from .errors import UsageError
+    from flockops.errors import UsageError
 
     def number(var: str) -> float | None:
         raw = variables.get(var)

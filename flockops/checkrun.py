@@ -16,14 +16,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .check import Item, State
-from .userdirs import replace_file
+from flockops.check import Item, State
+from flockops.userdirs import replace_file
 
 STATE_VERSION = 1
 
 
 def default_state_file(env: Mapping[str, str] | None = None) -> Path:
-    from .userdirs import xdg_path
+    from flockops.userdirs import xdg_path
 
     base = xdg_path(os.environ if env is None else env, "XDG_STATE_HOME", (".local", "state"))
     return base / "flockops" / "check-state.json"
@@ -33,7 +33,7 @@ def default_state_file(env: Mapping[str, str] | None = None) -> Path:
 def run_lock(path: Path) -> Iterator[bool]:
     """flock(2) on ``path``; yields False at once when another run holds it. UsageError when the file
     cannot be opened (a directory, a missing directory)."""
-    from .errors import UsageError
+    from flockops.errors import UsageError
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

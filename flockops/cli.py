@@ -12,18 +12,18 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from . import __version__
-from .errors import FlockopsError, InventoryError, UsageError
+from flockops import __version__
+from flockops.errors import FlockopsError, InventoryError, UsageError
 
 if TYPE_CHECKING:
-    from .check import Thresholds
-    from .connection import ConnectionPool
-    from .driver import Driver
-    from .history import History
-    from .inventory import Inventory
-    from .model import FleetReport, HostReport
-    from .ollama import OllamaOptions
-    from .plugins import DriverRegistry
+    from flockops.agent.driver import Driver
+    from flockops.agent.model import FleetReport, HostReport
+    from flockops.check import Thresholds
+    from flockops.connection import ConnectionPool
+    from flockops.history import History
+    from flockops.inventory import Inventory
+    from flockops.ollama import OllamaOptions
+    from flockops.plugins import DriverRegistry
 
 
 # `flockops check` speaks the monitoring-plugin codes (flockops.check.State); its UNKNOWN is
@@ -218,7 +218,7 @@ def _temperature(text: str) -> float:
 def _notify_url(text: str) -> str:
     from urllib.parse import urlsplit
 
-    from .checkrun import shown_url
+    from flockops.checkrun import shown_url
 
     try:
         parts = urlsplit(text)
@@ -303,7 +303,7 @@ def _timeouts(text: str) -> tuple[float, float]:
 
 
 def _ollama_options(args: argparse.Namespace) -> OllamaOptions:
-    from .ollama import OllamaOptions
+    from flockops.ollama import OllamaOptions
 
     connect, read = args.ollama_timeouts
     return OllamaOptions(connect_timeout_s=connect, read_timeout_s=read, infer=getattr(args, "infer", False),
@@ -335,7 +335,7 @@ def _warn(message: str) -> None:
 
 
 def _registry() -> DriverRegistry:
-    from .plugins import get_plugin_manager, load_drivers
+    from flockops.plugins import get_plugin_manager, load_drivers
 
     registry = load_drivers(get_plugin_manager())
     for plugin, reason in registry.failures:
@@ -353,23 +353,23 @@ def _cmd_report(args: argparse.Namespace) -> int:
     history = _open_history(args)  # issue 7: --record; a bad --db fails before any host is asked
     fleet = _collect_fleet(args, registry.drivers)
     if args.output == "json":
-        from .render import to_json
+        from flockops.render import to_json
 
         sys.stdout.write(to_json(fleet))
     elif args.output == "csv":
-        from .render import to_csv
+        from flockops.render import to_csv
 
         sys.stdout.write(to_csv(fleet))
     elif args.output == "prometheus":
-        from .prometheus import fleet_metrics
+        from flockops.prometheus import fleet_metrics
 
         sys.stdout.write(fleet_metrics(fleet).text())
     else:
-        from .render import fleet_table
+        from flockops.render import fleet_table
 
         sys.stdout.write(fleet_table(fleet, verbose=args.verbose, summary=args.summary))
     if args.textfile:
-        from .prometheus import fleet_metrics
+        from flockops.prometheus import fleet_metrics
 
         _write_textfile(args.textfile, fleet_metrics(fleet).text())
     if history is not None:
@@ -386,7 +386,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _load_inventory(args: argparse.Namespace) -> Inventory:
     from pathlib import Path
 
-    from .inventory import load_inventory
+    from flockops.inventory import load_inventory
 
     inventory = load_inventory([Path(source) for source in args.inventory])
     for warning in inventory.warnings:
@@ -395,7 +395,7 @@ def _load_inventory(args: argparse.Namespace) -> Inventory:
 
 
 def _write_textfile(directory: str, text: str) -> None:
-    from .prometheus import write_textfile
+    from flockops.prometheus import write_textfile
 
     try:
         write_textfile(directory, text)
@@ -406,7 +406,7 @@ def _write_textfile(directory: str, text: str) -> None:
 def _collect_fleet(args: argparse.Namespace, drivers: Sequence[Driver],
                    inventory: Inventory | None = None, pool: ConnectionPool | None = None) -> FleetReport:
     """This machine (no -i) or the inventory's hosts, with Ollama asked beside them (flockops.api.gather)."""
-    from .api import gather
+    from flockops.api import gather
 
     selected = tuple(args.driver) if getattr(args, "driver", None) else None
     if not args.inventory:
@@ -416,9 +416,9 @@ def _collect_fleet(args: argparse.Namespace, drivers: Sequence[Driver],
                       local_ollama=not args.no_ollama, ollama_options=_ollama_options(args))
     from pathlib import Path
 
-    from .connection import SshOptions
-    from .fleet import FleetOptions, env_host_key_checking
-    from .inventory import target_for
+    from flockops.connection import SshOptions
+    from flockops.fleet import FleetOptions, env_host_key_checking
+    from flockops.inventory import target_for
 
     env_host_key_checking(os.environ)  # a word that is neither true nor false is refused up front
     inventory = inventory or _load_inventory(args)
@@ -440,8 +440,8 @@ class _DeadlineExceeded(BaseException):
 
 
 def _check_thresholds(args: argparse.Namespace) -> Thresholds:
-    from .capacity import parse_size
-    from .check import State, Thresholds
+    from flockops.capacity import parse_size
+    from flockops.check import State, Thresholds
 
     free_bytes = free_pct = None
     if args.min_free_vram:
@@ -469,7 +469,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     import signal
     from pathlib import Path
 
-    from .checkrun import run_lock
+    from flockops.checkrun import run_lock
 
     lock = run_lock(Path(args.lock)) if args.lock else contextlib.nullcontext(True)
     with lock as acquired:
@@ -498,8 +498,16 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _run_check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .check import Item, State, evaluate, overall, thresholds_from_vars
-    from .checkrun import apply_consecutive, changes, default_state_file, load_state, notify, remember, save_state
+    from flockops.check import Item, State, evaluate, overall, thresholds_from_vars
+    from flockops.checkrun import (
+        apply_consecutive,
+        changes,
+        default_state_file,
+        load_state,
+        notify,
+        remember,
+        save_state,
+    )
 
     base = _check_thresholds(args)
     registry = _registry()
@@ -529,7 +537,7 @@ def _run_check(args: argparse.Namespace) -> int:
                                   f"{said}; --consecutive and --notify cannot work without it")]
     state = overall(items)
     if args.textfile or args.output == "prometheus":
-        from .prometheus import check_metrics, fleet_metrics
+        from flockops.prometheus import check_metrics, fleet_metrics
 
         prometheus = check_metrics(fleet_metrics(fleet), items).text()
         if args.textfile:
@@ -545,7 +553,7 @@ def _run_check(args: argparse.Namespace) -> int:
                    "items": [{"host": i.host, "check": i.key, "state": i.state.name, "text": i.text} for i in items]}
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
     else:
-        from .nagios import render
+        from flockops.nagios import render
 
         sys.stdout.write(render(items, state))
     return state
@@ -553,7 +561,7 @@ def _run_check(args: argparse.Namespace) -> int:
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     """--- Ollama (issue 5): which GPUs and nodes can hold SIZE now. ---"""
-    from .capacity import parse_margin, parse_size, plan
+    from flockops.capacity import parse_margin, parse_size, plan
 
     try:
         size = parse_size(args.size)
@@ -570,11 +578,11 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.output == "json":
         import json
 
-        from .capacity import fit_to_dict
+        from flockops.capacity import fit_to_dict
 
         sys.stdout.write(json.dumps(fit_to_dict(result), indent=2) + "\n")
     else:
-        from .render import fit_table
+        from flockops.render import fit_table
 
         sys.stdout.write(fit_table(result))
     return ExitCode.OK if result.candidates else ExitCode.NO_FIT
@@ -582,7 +590,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 def _model_size(name: str, fleet: FleetReport, options: OllamaOptions) -> tuple[str, int]:
     """A model's size from the /api/tags of the first Ollama in the report that knows it."""
-    from .ollama import find_model, model_sizes
+    from flockops.ollama import find_model, model_sizes
 
     urls = [h.ollama.url for h in fleet.hosts if h.ollama is not None and h.ollama.status == "ok"]
     if not urls:
@@ -608,8 +616,8 @@ def _cmd_inventory(args: argparse.Namespace) -> int:
 
 
 def _cmd_drivers(args: argparse.Namespace) -> int:
-    from .collect import probe_drivers
-    from .driver import Context
+    from flockops.agent.chain import probe_drivers
+    from flockops.agent.driver import Context
 
     results = probe_drivers(_registry().drivers, Context.local())
     if args.output == "json":
@@ -619,7 +627,7 @@ def _cmd_drivers(args: argparse.Namespace) -> int:
                  "reason": reason} for d, reason in results]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return ExitCode.OK
-    from .render import simple_table
+    from flockops.render import simple_table
 
     sys.stdout.write(simple_table(
         [[d.name, d.vendor, d.priority, "yes" if reason is None else "no", reason or ""] for d, reason in results],
@@ -629,7 +637,7 @@ def _cmd_drivers(args: argparse.Namespace) -> int:
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
-    from .plugins import get_plugin_manager
+    from flockops.plugins import get_plugin_manager
 
     info = get_plugin_manager().info
     if args.output == "json":
@@ -639,7 +647,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
                  "error": p.error} for p in info]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return ExitCode.OK
-    from .render import simple_table
+    from flockops.render import simple_table
 
     sys.stdout.write(simple_table(
         [[p.name, p.version, ", ".join(p.hooks), "built-in" if p.builtin else "entry point", p.error or ""]
@@ -715,7 +723,7 @@ def _open_history(args: argparse.Namespace) -> History | None:
         return None
     from pathlib import Path
 
-    from .history import History, default_db_path, parse_duration
+    from flockops.history import History, default_db_path, parse_duration
 
     try:
         args.retention_s = parse_duration(args.retention)
@@ -725,8 +733,8 @@ def _open_history(args: argparse.Namespace) -> History | None:
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:
-    from .render import watch_table
-    from .watch import Screen, Tick, header, run
+    from flockops.render import watch_table
+    from flockops.watch import Screen, Tick, header, run
 
     registry = _registry()
     unknown = sorted(set(args.driver or ()) - {d.name for d in registry.drivers})
@@ -736,7 +744,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
     inventory = _load_inventory(args) if args.inventory else None
     pool = None
     if inventory is not None:
-        from .connection import ConnectionPool
+        from flockops.connection import ConnectionPool
 
         pool = ConnectionPool()
     tty = sys.stdout.isatty()
@@ -784,7 +792,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from .history import History, default_db_path, parse_since, select_hosts, summarize, summary_to_dict
+    from flockops.history import History, default_db_path, parse_since, select_hosts, summarize, summary_to_dict
 
     now = time.time()
     try:
@@ -792,7 +800,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if args.plot or args.html:
-        from .plot import check_plot_path, require_matplotlib
+        from flockops.plot import check_plot_path, require_matplotlib
 
         require_matplotlib()
         if args.plot:
@@ -804,7 +812,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
             raise UsageError(f"no recorded host matches {args.limit!r} (recorded: {', '.join(history.hosts())})")
         summaries = summarize(history, since, now, hosts)
         if args.plot or args.html:
-            from .plot import write_html, write_plot
+            from flockops.plot import write_html, write_plot
 
             series = history.gpu_series(since, now, hosts)
             spills = history.spill_polls(since, now, hosts)
@@ -818,7 +826,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
 
         sys.stdout.write(json.dumps(summary_to_dict(summaries, path, since, now), indent=2) + "\n")
     else:
-        from .render import history_heading, history_table
+        from flockops.render import history_heading, history_table
 
         sys.stdout.write(history_heading(summaries, path, since, now) + "\n")
         if summaries:
@@ -832,7 +840,7 @@ COMMANDS = {"report": _cmd_report, "check": _cmd_check, "fit": _cmd_fit, "invent
 
 def run() -> int:
     """The `flockops` command: :func:`main`, keeping the probe's zip between runs (flockops.code_cache)."""
-    from . import code_cache
+    from flockops import code_cache
 
     code_cache.enabled = True
     return main()

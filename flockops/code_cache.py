@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from importlib.util import MAGIC_NUMBER
 from pathlib import Path
 
-from . import __version__
+from flockops import __version__
 
 # Code objects load only into the same bytecode version; a new flockops starts a new file.
 _TAG = f"{__version__}-{sys.implementation.cache_tag}-{MAGIC_NUMBER.hex()}"
@@ -34,8 +34,8 @@ def directory() -> Path | None:
     """The cache directory, or None: not the command, no home, or a place that is not only ours."""
     if not enabled:
         return None
-    from .errors import UsageError
-    from .userdirs import xdg_path
+    from flockops.errors import UsageError
+    from flockops.userdirs import xdg_path
 
     try:
         path = xdg_path(os.environ, "XDG_CACHE_HOME", (".cache",)) / "flockops"
@@ -81,7 +81,7 @@ def _read(path: Path) -> bytes | None:
 def _write(path: Path, data: bytes, prefix: str) -> None:
     """``path`` replaced by ``data`` (after its digest); the files an earlier version or Python
     kept under ``prefix`` go."""
-    from .userdirs import replace_file
+    from flockops.userdirs import replace_file
 
     with contextlib.suppress(OSError):
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -94,7 +94,7 @@ def _write(path: Path, data: bytes, prefix: str) -> None:
 def zip_key(parts: Iterable[bytes]) -> bytes:
     """What a zip is built from, hashed: the caller's parts (each source, its name), plus the
     builder itself (probe.py: the layout, the bootstrap that reads it) and the Python building it."""
-    from . import probe
+    from flockops import probe
 
     digest = hashlib.sha256(f"{__version__} {sys.version} {sys.flags.optimize}".encode())
     for part in (Path(probe.__file__).read_bytes(), *parts):

@@ -21,15 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .driver import CommandResult
-from .errors import ConnectionFailure
-from .known_hosts import KnownHosts, read_known_hosts
+from flockops.agent.driver import CommandResult
+from flockops.errors import ConnectionFailure
+from flockops.known_hosts import KnownHosts, read_known_hosts
 
 if TYPE_CHECKING:
     import paramiko
 
-    from .inventory import Target
-    from .resident import ResidentProbe
+    from flockops.inventory import Target
+    from flockops.resident import ResidentProbe
 
 BANNER_RETRIES = 3
 SYSTEM_KNOWN_HOSTS = Path("/etc/ssh/ssh_known_hosts")

@@ -19,16 +19,23 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from .collect import collect_host
-from .connection import ConnectionPool, Endpoint, SshConnection, SshOptions, quiet_paramiko, resolve
-from .driver import CommandResult, Context, Driver
-from .errors import ConnectionFailure, ParseError, UsageError
-from .fieldtypes import printable
-from .model import DriverAttempt, FleetReport, HostError, HostReport
-from .probe import JSON_MARKER, SHELL_MARKER, parse_python_output, parse_shell_output, probe_zip, remote_command
+from flockops.agent.chain import collect_host
+from flockops.agent.driver import CommandResult, Context, Driver
+from flockops.agent.fields import printable
+from flockops.agent.model import DriverAttempt, FleetReport, HostError, HostReport
+from flockops.connection import ConnectionPool, Endpoint, SshConnection, SshOptions, quiet_paramiko, resolve
+from flockops.errors import ConnectionFailure, ParseError, UsageError
+from flockops.probe import (
+    JSON_MARKER,
+    SHELL_MARKER,
+    parse_python_output,
+    parse_shell_output,
+    probe_zip,
+    remote_command,
+)
 
 if TYPE_CHECKING:
-    from .inventory import Target
+    from flockops.inventory import Target
 
 GRACE_S = 1.0
 
@@ -84,8 +91,8 @@ class Shipment:
 
 def shipment(local_drivers: Sequence[Driver]) -> Shipment:
     """Pure-Python third-party drivers travel with the probe; the others are reported as local-only."""
-    from .drivers import BUILTIN_DRIVERS
-    from .probe import shippable_sources
+    from flockops.agent.drivers import BUILTIN_DRIVERS
+    from flockops.probe import shippable_sources
 
     modules: list[str] = []
     targets: list[str] = []
@@ -124,7 +131,7 @@ def _interpret(output: str, stderr: str, target: Target, remote_only: Sequence[D
             return _failed(target, "probe_failed", f"{exc}{'; stderr: ' + detail if detail else ''}", "probe")
         return replace(report, address=target.address, drivers=report.drivers + notes, collected_at=time.time())
     if marker.strip() == SHELL_MARKER:
-        from .probe import shell_drivers
+        from flockops.probe import shell_drivers
 
         ctx = parse_shell_output(rest)
         if ctx.empty:
@@ -147,7 +154,7 @@ def probe_host(target: Target, options: FleetOptions, local_drivers: Sequence[Dr
         return replace(report, address="local")
     deadline = time.monotonic() + options.timeout_s
     ship = shipment(local_drivers)
-    from .probe import shell_commands
+    from flockops.probe import shell_commands
 
     try:
         endpoint = resolve(target, options.ssh)
@@ -174,7 +181,7 @@ def _exec_pooled(pool: ConnectionPool, target: Target, endpoint: Endpoint, optio
     connection to ``target``, opening one if there is none. A kept connection that fails (its probe
     timed out or died, sshd restarted, a NAT dropped it) is closed and re-opened once; a fresh one
     that fails is the host's answer."""
-    from .resident import sample
+    from flockops.resident import sample
 
     kept = pool.take(target.name)
     if kept is not None:

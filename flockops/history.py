@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
-from .model import FleetReport, GpuSample
-from .ollama_report import spilled
+from flockops.agent.model import FleetReport, GpuSample, spilled
+from flockops.errors import UsageError
 
 SCHEMA_VERSION = 1
 DEFAULT_RETENTION_S = 30 * 86400.0
@@ -83,7 +82,7 @@ TABLES = ("host_polls", "gpu_samples", "ollama_models")
 
 def default_db_path(env: Mapping[str, str] | None = None) -> Path:
     """``$XDG_DATA_HOME/flockops/history.sqlite`` (``~/.local/share`` when unset)."""
-    from .userdirs import xdg_path
+    from flockops.userdirs import xdg_path
 
     base = xdg_path(os.environ if env is None else env, "XDG_DATA_HOME", (".local", "share"))
     return base / "flockops" / "history.sqlite"
@@ -396,7 +395,7 @@ def summarize(history: History, since: float, until: float, hosts: Iterable[str]
     """Per GPU: min/mean/max VRAM used and temperature, time above the warning temperature (as
     ``flockops check`` sets it: ``Thresholds().temperature_limits``), and the host's time with an
     Ollama model spilled to CPU."""
-    from .check import Thresholds
+    from flockops.check import Thresholds
 
     chosen = None if hosts is None else list(hosts)
     thresholds = Thresholds()
@@ -464,7 +463,7 @@ def select_hosts(history: History, limit: str | None) -> list[str] | None:
     """``-l PATTERN`` over the recorded host names (globs, ~regex, a:b, a:!b, as for an inventory)."""
     if limit is None:
         return None
-    from .limit import select_names
+    from flockops.limit import select_names
 
     names = history.hosts()
     chosen, _ = select_names(limit, names, {"all": names})

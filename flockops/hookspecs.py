@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pluggy
 
-from .driver import Driver
+from flockops.agent.driver import Driver
 
 hookspec = pluggy.HookspecMarker("flockops")
 hookimpl = pluggy.HookimplMarker("flockops")
@@ -21,7 +21,7 @@ hookimpl = pluggy.HookimplMarker("flockops")
 def register_drivers(register: Callable[[Driver], None]) -> None:
     """Register vendor drivers by calling ``register(driver)`` once per driver instance.
 
-    A driver subclasses :class:`flockops.driver.Driver` and sets ``name`` (unique),
+    A driver subclasses :class:`flockops.agent.driver.Driver` and sets ``name`` (unique),
     ``vendor`` (``nvidia``, ``amd``, ``intel``, ...) and ``priority`` (lower is tried
     first within its vendor). The core tries each vendor's drivers in priority order and
     stops at the first that answers; a driver that raises only fails itself.

@@ -509,7 +509,7 @@ def _read_source(builder: _Builder, path: Path) -> None:
     if suffix == ".toml":
         raise InventoryError("TOML inventories are not supported; use YAML or INI", shown)
     if suffix in YAML_SUFFIXES or not suffix:
-        from .inventory_yaml import YamlReader, looks_like_yaml_mapping  # PyYAML: 25 ms, only for YAML
+        from flockops.inventory_yaml import YamlReader, looks_like_yaml_mapping  # PyYAML: 25 ms, only for YAML
 
         if suffix or looks_like_yaml_mapping(text):
             YamlReader(builder, shown, _json_tabs_as_spaces(text)).read()
@@ -723,7 +723,7 @@ class _Builder:
                 break
         else:
             return {}
-        from .inventory_yaml import read_vars_file  # PyYAML: 25 ms, only when there are such files
+        from flockops.inventory_yaml import read_vars_file  # PyYAML: 25 ms, only when there are such files
 
         merged: dict[str, Any] = {}
         for file in files:

@@ -5,7 +5,7 @@ standard library's ``http.client`` does the talking, not the ``ollama`` package 
 about 300 ms, more than a whole local report), and it is imported only once something has accepted
 the TCP connection: a refused connect on the local default port costs the report next to nothing.
 
-Every failure becomes an :class:`~flockops.ollama_report.OllamaReport` with a status and a reason; nothing
+Every failure becomes an :class:`~flockops.agent.ollama_model.OllamaReport` with a status and a reason; nothing
 here raises past :func:`query`. Statuses: ``ok``; ``not_running`` (connection refused on the implicit
 local endpoint); ``unreachable`` (refused on a configured endpoint, DNS, no route, connect timeout);
 ``error`` (it accepted the connection but gave no usable answer: read timeout, HTTP error, not JSON,
@@ -21,13 +21,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .ollama_report import InferenceVerdict, OllamaModel, OllamaReport
+from flockops.agent.ollama_model import InferenceVerdict, OllamaModel, OllamaReport
 
 if TYPE_CHECKING:
     import http.client
     import socket
 
-    from .inventory import Target
+    from flockops.inventory import Target
 
 DEFAULT_PORT = 11434
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
@@ -149,7 +149,7 @@ def endpoint_for(target: Target) -> Endpoint | None:
 
     Raises InventoryError for a value that cannot be one (before any host is contacted).
     """
-    from .errors import InventoryError
+    from flockops.errors import InventoryError
 
     url = target.vars.get("ollama_url")
     if url is not None and str(url).strip():

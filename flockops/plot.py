@@ -15,9 +15,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import UsageError
-from .history import MAX_GAP_S, GpuSeries, GpuSummary, held
-from .render import duration
+from flockops.errors import UsageError
+from flockops.history import MAX_GAP_S, GpuSeries, GpuSummary, held
+from flockops.render import duration
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -88,7 +88,7 @@ def figure(series: Sequence[GpuSeries], since: float, until: float, max_gap_s: f
     import matplotlib.dates as mdates
     from matplotlib.figure import Figure
 
-    from .check import Thresholds
+    from flockops.check import Thresholds
 
     rows = max(1, len(series))
     fig = Figure(figsize=(13, 0.9 + 2.5 * rows), layout="constrained")
@@ -209,7 +209,7 @@ def svg_text(series: Sequence[GpuSeries], since: float, until: float,
 def write_html(path: Path, series: Sequence[GpuSeries], summaries: Sequence[GpuSummary], since: float,
                until: float, spills: Mapping[str, Sequence[tuple[float, bool]]] | None = None) -> list[str]:
     """One self-contained page: the summary table and the chart inline as SVG (no external file)."""
-    from .render import history_table
+    from flockops.render import history_table
 
     shown, warnings = _shown(series)
     start, end = datetime.fromtimestamp(since), datetime.fromtimestamp(until)

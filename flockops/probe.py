@@ -25,11 +25,12 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
-from . import code_cache
-from .driver import CommandResult, Context, Driver
-from .errors import DriverFailed, ParseError
-from .fieldtypes import clean_gpu, type_problems
-from .model import HostReport, host_from_dict
+from flockops import code_cache
+from flockops.agent.codec import host_from_dict
+from flockops.agent.driver import CommandResult, Context, Driver
+from flockops.agent.fields import clean_gpu, type_problems
+from flockops.agent.model import HostReport
+from flockops.errors import DriverFailed, ParseError
 
 JSON_MARKER = "@@flockops-json"
 SHELL_MARKER = "@@flockops-shell"
@@ -38,22 +39,24 @@ TOO_OLD = 97  # the bootstrap's exit status on a Python older than MIN_PYTHON
 _READ_ALL = "sys.stdin.buffer.read()"
 _READ_SIZED = "sys.stdin.buffer.read(int(sys.stdin.buffer.readline()))"
 
-# Controller-side modules (CLI, rendering, SSH, inventory, plugin loading) never travel;
-# every other module of the package does, so a new driver or helper needs no list entry.
-CONTROLLER_ONLY = frozenset({
-    "__main__.py", "cli.py", "code_cache.py", "render.py", "fleet.py", "connection.py", "inventory.py",
-    "inventory_yaml.py", "limit.py", "plugins.py", "hookspecs.py", "probe.py", "entrypoints.py",
-    "watch.py", "history.py", "plot.py", "resident.py",  # issue 7
-    # Asked or computed on the controller only: Ollama over HTTP, fit, check and its outputs.
-    "api.py", "ollama.py", "ollama_report.py", "capacity.py", "check.py", "checkrun.py", "nagios.py", "prometheus.py",
-})
+# What travels: the agent package whole, and the two modules it may import from its parent (the
+# package's own __init__, which imports nothing at import time, and the error tree). Everything
+# else of flockops is the controller's and never leaves it.
+SHIPPED_TOP_LEVEL = ("__init__.py", "errors.py")
+
+
+def package_dir() -> Path:
+    import flockops
+
+    return Path(flockops.__file__).resolve().parent
 
 
 def probe_modules() -> tuple[str, ...]:
     """Paths, relative to the package, of every module shipped to a target."""
-    package = Path(__file__).resolve().parent
-    found = sorted(str(p.relative_to(package)) for p in package.rglob("*.py") if "__pycache__" not in p.parts)
-    return tuple(name for name in found if name not in CONTROLLER_ONLY)
+    package = package_dir()
+    agent = sorted(str(p.relative_to(package)) for p in (package / "agent").rglob("*.py")
+                   if "__pycache__" not in p.parts)
+    return (*SHIPPED_TOP_LEVEL, *agent)
 
 
 # Imports modules from the zip on stdin, in memory. It reads the zip itself (struct + zlib)
@@ -108,7 +111,7 @@ class Zip:
         exec(code, module.__dict__)
 sys.meta_path.insert(0, Zip())
 sys.stdout.write("%s\\n")
-from flockops.probe_main import main
+from flockops.agent.main import main
 main(sys.argv[1:])
 sys.stdout.flush()
 sys.stderr.flush()
@@ -152,7 +155,7 @@ def probe_zip(extra_modules: tuple[str, ...] = ()) -> bytes:
 
 @lru_cache(maxsize=8)
 def _build_zip(extra_modules: tuple[str, ...]) -> bytes:
-    package = Path(__file__).resolve().parent
+    package = package_dir()
     sources = {f"flockops/{relative}": package / relative for relative in probe_modules()}
     for module_name in extra_modules:
         sources.update(shippable_sources(module_name) or {})
@@ -409,9 +412,9 @@ def parse_shell_output(text: str) -> RecordedContext:
 
 def shell_commands() -> list[list[str]]:
     """Every command the built-in tool drivers would run, for the shell branch to record."""
-    from .drivers.amd_smi import AmdSmiDriver
-    from .drivers.nvidia_smi import NvidiaSmiDriver
-    from .drivers.rocm_smi import RocmSmiDriver
+    from flockops.agent.drivers.amd_smi import AmdSmiDriver
+    from flockops.agent.drivers.nvidia_smi import NvidiaSmiDriver
+    from flockops.agent.drivers.rocm_smi import RocmSmiDriver
 
     return [argv for driver in (NvidiaSmiDriver(), AmdSmiDriver(), RocmSmiDriver())
             for argv in driver.planned_commands()]
@@ -419,10 +422,10 @@ def shell_commands() -> list[list[str]]:
 
 def shell_drivers() -> list[Driver]:
     """The built-in drivers that can work from what the shell branch records."""
-    from .drivers.amd_smi import AmdSmiDriver
-    from .drivers.nvidia_smi import NvidiaSmiDriver
-    from .drivers.rocm_smi import RocmSmiDriver
-    from .drivers.sysfs import AmdgpuSysfsDriver, IntelSysfsDriver
+    from flockops.agent.drivers.amd_smi import AmdSmiDriver
+    from flockops.agent.drivers.nvidia_smi import NvidiaSmiDriver
+    from flockops.agent.drivers.rocm_smi import RocmSmiDriver
+    from flockops.agent.drivers.sysfs import AmdgpuSysfsDriver, IntelSysfsDriver
 
     return [NvidiaSmiDriver(), AmdSmiDriver(), RocmSmiDriver(), AmdgpuSysfsDriver(), IntelSysfsDriver()]
 

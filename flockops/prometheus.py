@@ -11,8 +11,8 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from .model import THROTTLE_REASON_BITS, FleetReport, GpuSample, HostReport
-from .userdirs import replace_file
+from flockops.agent.model import THROTTLE_REASON_BITS, FleetReport, GpuSample, HostReport
+from flockops.userdirs import replace_file
 
 Sample = tuple[dict[str, str], float]
 

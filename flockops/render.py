@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .model import FleetReport, GpuSample, HostReport, fleet_to_dict
+from flockops.agent.codec import fleet_to_dict
+from flockops.agent.model import FleetReport, GpuSample, HostReport
 
 if TYPE_CHECKING:
-    from .capacity import FitResult
-    from .history import GpuSummary, Stats
-    from .ollama_report import InferenceVerdict, OllamaModel
-    from .watch import HostView
+    from flockops.agent.ollama_model import InferenceVerdict, OllamaModel
+    from flockops.capacity import FitResult
+    from flockops.history import GpuSummary, Stats
+    from flockops.watch import HostView
 
 NA = "N/A"
 MIB = 1024 * 1024
@@ -267,7 +268,7 @@ def inference_line(verdict: InferenceVerdict) -> str:
 
 def ollama_lines(host: HostReport) -> list[str]:
     """The host's Ollama part: a header, the models, device beside Ollama, and the caveat."""
-    from .ollama_report import spilled, vram_breakdown
+    from flockops.agent.model import spilled, vram_breakdown
 
     report = host.ollama
     if report is None:

@@ -16,15 +16,15 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from .connection import MAX_OUTPUT_BYTES, OutputTooLarge, _drain, channel_failure
-from .driver import CommandResult
-from .probe import JSON_MARKER, framed
-from .probe_main import END_MARKER
+from flockops.agent.driver import CommandResult
+from flockops.agent.main import END_MARKER
+from flockops.connection import MAX_OUTPUT_BYTES, OutputTooLarge, _drain, channel_failure
+from flockops.probe import JSON_MARKER, framed
 
 if TYPE_CHECKING:
     import paramiko
 
-    from .connection import SshConnection
+    from flockops.connection import SshConnection
 
 REQUEST = b"sample\n"
 _END_LINE = (END_MARKER + "\n").encode()

@@ -23,7 +23,7 @@ def xdg_path(env: Mapping[str, str], variable: str, fallback: Sequence[str]) -> 
         except KeyError:  # a uid without a passwd entry (a container)
             home = ""
     if not os.path.isabs(home):
-        from .errors import UsageError
+        from flockops.errors import UsageError
 
         raise UsageError(f"no home directory to keep flockops's files in: set HOME or {variable}, or give a path")
     return Path(home, *fallback)

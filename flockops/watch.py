@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TextIO
 
-from .model import FleetReport, HostError, HostReport
+from flockops.agent.model import FleetReport, HostError, HostReport
 
 # Data that counts as good: the host answered (maybe with some fields or drivers missing).
 GOOD_STATUSES = frozenset({"ok", "partial"})

@@ -15,9 +15,9 @@ import sys
 import time
 from pathlib import Path
 
+from flockops.agent.model import FleetReport, GpuSample, HostError, HostReport
+from flockops.agent.ollama_model import OllamaModel, OllamaReport
 from flockops.history import History
-from flockops.model import FleetReport, GpuSample, HostError, HostReport
-from flockops.ollama_report import OllamaModel, OllamaReport
 
 GIB = 1 << 30
 STEP_S = 300.0

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from flockops.driver import Context
-from flockops.drivers.amdsmi import AmdsmiDriver, find_library, import_amdsmi
+from flockops.agent.driver import Context
+from flockops.agent.drivers.amd_library import AmdsmiDriver, find_library, import_amdsmi
 from flockops.errors import DriverUnavailable
 
 HAVE_AMDSMI = importlib.util.find_spec("amdsmi") is not None

@@ -10,9 +10,9 @@ from conftest import DATA
 from ollama_server import FakeOllama, free_port
 
 import flockops
+from flockops.agent.model import DriverAttempt, FleetReport, GpuSample, HostReport
+from flockops.agent.ollama_model import OllamaModel, OllamaReport
 from flockops.capacity import default_margin, parse_margin, parse_size, plan
-from flockops.model import DriverAttempt, FleetReport, GpuSample, HostReport
-from flockops.ollama_report import OllamaModel, OllamaReport
 
 GIB = 1 << 30
 MIB = 1 << 20
@@ -109,7 +109,7 @@ def test_nothing_fits_says_so() -> None:
 
 
 def test_failed_hosts_are_skipped_with_their_status() -> None:
-    from flockops.model import HostError
+    from flockops.agent.model import HostError
 
     down = HostReport("down", errors=(HostError("unreachable", "ssh", "refused"),))
     assert [(s.host, s.reason) for s in plan(fleet(down), GIB).skipped] == [("down", "host unreachable")]

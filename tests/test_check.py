@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from flockops.agent.model import FleetReport, GpuSample, HostError, HostReport
 from flockops.check import State, Thresholds, evaluate, overall, thresholds_from_vars
 from flockops.checkrun import Memory, apply_consecutive, changes, load_state, remember, run_lock, save_state
 from flockops.errors import UsageError
-from flockops.model import FleetReport, GpuSample, HostError, HostReport
 from flockops.nagios import number, perfdatum, render
 from flockops.prometheus import check_metrics, fleet_metrics, write_textfile
 
@@ -179,7 +179,7 @@ def test_lock_refuses_a_second_holder(tmp_path: Path) -> None:
 
 
 def test_ollama_spill_is_a_warning_on_gpu_hosts_only() -> None:
-    from flockops.ollama_report import OllamaModel, OllamaReport
+    from flockops.agent.ollama_model import OllamaModel, OllamaReport
 
     ollama = OllamaReport(url="http://gpu:11434", status="ok", models=(
         OllamaModel("llama3.1:70b", size_bytes=40 * GIB, vram_bytes=20 * GIB),

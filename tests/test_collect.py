@@ -8,10 +8,10 @@ from pathlib import Path
 
 from conftest import DATA, FAKES
 
-from flockops.collect import collect_host, merge_gpu
-from flockops.driver import Context, Driver
+from flockops.agent.chain import collect_host, merge_gpu
+from flockops.agent.driver import Context, Driver
+from flockops.agent.model import GpuSample, TemperatureReading
 from flockops.errors import DriverUnavailable
-from flockops.model import GpuSample, TemperatureReading
 
 ROCM_CASES = DATA / "rocm-smi" / "cases"
 SMI_CASES = DATA / "nvidia-smi" / "cases"

@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 from conftest import DATA, FAKES
 
-from flockops.driver import Context, Driver
-from flockops.drivers.amd_smi import AmdSmiDriver
-from flockops.drivers.nvidia_smi import NvidiaSmiDriver
-from flockops.drivers.rocm_smi import RocmSmiDriver
-from flockops.drivers.sysfs import AmdgpuSysfsDriver, IntelSysfsDriver
+from flockops.agent.codec import gpu_from_dict
+from flockops.agent.driver import Context, Driver
+from flockops.agent.drivers.amd_smi import AmdSmiDriver
+from flockops.agent.drivers.nvidia_smi import NvidiaSmiDriver
+from flockops.agent.drivers.rocm_smi import RocmSmiDriver
+from flockops.agent.drivers.sysfs import AmdgpuSysfsDriver, IntelSysfsDriver
+from flockops.agent.model import GpuSample
 from flockops.errors import DriverUnavailable
-from flockops.model import GpuSample, gpu_from_dict
 
 PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
 
@@ -87,7 +88,7 @@ def check_contract(driver_name: str, gpus: Sequence[GpuSample]) -> None:
 
 
 def _plain(gpu: GpuSample) -> dict[str, Any]:
-    from flockops.model import gpu_to_dict
+    from flockops.agent.codec import gpu_to_dict
 
     return gpu_to_dict(gpu)
 

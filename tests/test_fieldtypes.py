@@ -1,4 +1,4 @@
-"""The model's field types as flockops.fieldtypes reads them: every form the model uses must be one it knows."""
+"""The model's field types as flockops.agent.fields reads them: every form the model uses must be one it knows."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import dataclasses
 
 import pytest
 
-import flockops.model
-import flockops.ollama_report
-from flockops.fieldtypes import type_problems
+import flockops.agent.model
+import flockops.agent.ollama_model
+from flockops.agent.fields import type_problems
 
-CLASSES = [value for module in (flockops.model, flockops.ollama_report) for value in vars(module).values()
+CLASSES = [value for module in (flockops.agent.model, flockops.agent.ollama_model) for value in vars(module).values()
            if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == module.__name__]
 NAMES = {cls.__name__ for cls in CLASSES}
 
@@ -34,7 +34,7 @@ def test_every_field_annotation_is_a_form_the_checker_reads(cls: type) -> None:
 
 
 def test_ints_count_as_floats_and_bools_as_neither() -> None:
-    from flockops.model import GpuSample
+    from flockops.agent.model import GpuSample
 
     ok = GpuSample(vendor="nvidia", index=0, source="nvml", temperature_c=52, power_w=61.5)  # type: ignore[arg-type]
     assert type_problems(ok) == []
@@ -46,8 +46,9 @@ def test_values_no_gpu_can_have_become_unknown_with_a_note() -> None:
     """From a local driver or a remote probe alike: never summed into the fleet's totals."""
     import json
 
-    from flockops.fieldtypes import clean_gpu
-    from flockops.model import GpuSample, HostReport, host_to_dict
+    from flockops.agent.codec import host_to_dict
+    from flockops.agent.fields import clean_gpu
+    from flockops.agent.model import GpuSample, HostReport
     from flockops.probe import parse_python_output
 
     odd = GpuSample(vendor="nvidia", index=0, source="nvml", memory_total_bytes=80 << 30, memory_used_bytes=-5,

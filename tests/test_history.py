@@ -14,10 +14,10 @@ import pytest
 from conftest import base_env
 from history_data import build
 
+from flockops.agent.model import FleetReport, GpuSample, HostError, HostReport
+from flockops.agent.ollama_model import OllamaModel, OllamaReport
 from flockops.errors import UsageError
 from flockops.history import History, default_db_path, held, parse_duration, parse_since, select_hosts, summarize
-from flockops.model import FleetReport, GpuSample, HostError, HostReport
-from flockops.ollama_report import OllamaModel, OllamaReport
 
 GIB = 1 << 30
 T0 = 1_750_000_000.0  # an injected "now": 2025-06-15

@@ -207,8 +207,8 @@ def test_a_binding_surprise_costs_one_field_not_the_gpu(nvml_env) -> None:  # ty
 
     code = """
 import json, pynvml
-from flockops.driver import Context
-from flockops.drivers.nvml import NvmlDriver
+from flockops.agent.driver import Context
+from flockops.agent.drivers.nvml import NvmlDriver
 def surprise(*args):
     raise ValueError("bad fan struct")
 pynvml.nvmlDeviceGetFanSpeed = surprise

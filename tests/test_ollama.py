@@ -12,9 +12,11 @@ import pytest
 from conftest import DATA
 from ollama_server import FakeOllama, free_port
 
+from flockops.agent.codec import host_from_dict, host_to_dict, ollama_to_dict
+from flockops.agent.model import DriverAttempt, GpuSample, HostReport
+from flockops.agent.ollama_model import OllamaModel, OllamaReport
 from flockops.errors import InventoryError
 from flockops.inventory import Target
-from flockops.model import DriverAttempt, GpuSample, HostReport, host_from_dict, host_to_dict
 from flockops.ollama import (
     DEFAULT_URL,
     FROM_CLI,
@@ -31,7 +33,6 @@ from flockops.ollama import (
     normalize_url,
     query,
 )
-from flockops.ollama_report import OllamaModel, OllamaReport, ollama_to_dict
 from flockops.render import fleet_table, processor, until
 
 OLLAMA = DATA / "ollama"
@@ -262,7 +263,7 @@ def test_status_considers_ollama_without_touching_the_gpus() -> None:
 
 
 def test_ssh_down_but_ollama_answers_is_partial() -> None:
-    from flockops.model import HostError
+    from flockops.agent.model import HostError
 
     down = (HostError("unreachable", "ssh", "connection refused"),)
     assert HostReport("gpu1", errors=down).status == "unreachable"
@@ -303,7 +304,7 @@ def test_device_beside_ollama() -> None:
 
 
 def test_json_round_trip() -> None:
-    from flockops.ollama_report import InferenceVerdict
+    from flockops.agent.ollama_model import InferenceVerdict
 
     verdict = InferenceVerdict("gpu-likely", "all-minilm", 8.5, 5, "server", reason="median ...")
     models = (OllamaModel("llama3.1:70b", 10_000_000_000, 4_800_000_000, 8192, "2318-11-24T14:03:49+01:00",
@@ -341,7 +342,7 @@ def test_until(expires: str | None, shown: str) -> None:
 
 
 def _fleet(*hosts: HostReport):  # type: ignore[no-untyped-def]
-    from flockops.model import FleetReport
+    from flockops.agent.model import FleetReport
 
     return FleetReport(hosts=hosts, generated_at="2025-01-01T00:00:00+00:00")
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 
 import flockops
-from flockops.driver import Context, Driver
-from flockops.model import GpuSample
+from flockops.agent.driver import Context, Driver
+from flockops.agent.model import GpuSample
 from flockops.plugins import get_plugin_manager, load_drivers
 
 DRIVER_SOURCE = '''
 import flockops
-from flockops.driver import Driver
+from flockops.agent.driver import Driver
 from flockops.errors import DriverUnavailable
-from flockops.model import GpuSample
+from flockops.agent.model import GpuSample
 
 
 class AcmeDriver(Driver):
@@ -137,7 +137,7 @@ def test_a_raising_hook_only_loses_its_own_drivers() -> None:
 
 
 def test_a_crashing_driver_is_recorded_and_the_chain_goes_on(tmp_path: Path) -> None:
-    from flockops.collect import collect_host
+    from flockops.agent.chain import collect_host
 
     registry = load_drivers(get_plugin_manager(env={}, extra=[("crashing", _CrashingPlugin())]))
     ctx = Context(env={"PATH": str(tmp_path)})
@@ -194,12 +194,12 @@ def test_drivers_that_break_the_contract_are_refused_and_the_rest_kept() -> None
     assert registry.failures == (
         ("shapes", "driver rejected: its name is None, not a non-empty string"),
         ("shapes", "driver rejected: acme-text: its priority is '10', not an integer"),
-        ("shapes", "driver rejected: object is not a subclass of flockops.driver.Driver"),
+        ("shapes", "driver rejected: object is not a subclass of flockops.agent.driver.Driver"),
     )
 
 
 def test_what_a_driver_returns_is_checked_where_the_core_receives_it(tmp_path: Path) -> None:
-    from flockops.collect import collect_host
+    from flockops.agent.chain import collect_host
 
     good = GpuSample(vendor="acme", index=0, source="acme-ok", name="Rocket", memory_total_bytes=1 << 30)
     drivers = [
@@ -233,9 +233,10 @@ def test_misspelt_hook_is_refused_not_silently_ignored() -> None:
     assert info.error is not None and "register_driver" in info.error
 
 
-@pytest.mark.parametrize("module", ["flockops.drivers.nvml", "flockops.drivers.nvidia_smi", "flockops.collect",
-                                    "flockops.drivers.amdsmi", "flockops.drivers.amd_smi", "flockops.drivers.rocm_smi",
-                                    "flockops.drivers.sysfs", "flockops.pci"])
+@pytest.mark.parametrize("module", ["flockops.agent.drivers.nvml", "flockops.agent.drivers.nvidia_smi",
+                                    "flockops.agent.chain", "flockops.agent.drivers.amd_library",
+                                    "flockops.agent.drivers.amd_smi", "flockops.agent.drivers.rocm_smi",
+                                    "flockops.agent.drivers.sysfs", "flockops.agent.pci"])
 def test_probe_side_modules_do_not_import_ui_or_ssh(module: str) -> None:
     import subprocess
     import sys

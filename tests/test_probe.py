@@ -12,9 +12,16 @@ from pathlib import Path
 import pytest
 from conftest import DATA, FAKES
 
-from flockops.drivers.nvidia_smi import planned_queries
+from flockops.agent.drivers.nvidia_smi import planned_queries
 from flockops.errors import ParseError
-from flockops.probe import JSON_MARKER, SHELL_MARKER, parse_python_output, parse_shell_output, probe_zip, remote_command
+from flockops.probe import (
+    JSON_MARKER,
+    SHELL_MARKER,
+    parse_python_output,
+    parse_shell_output,
+    probe_zip,
+    remote_command,
+)
 
 
 def run_remote(command: str, env: dict[str, str], stdin: bytes,
@@ -75,9 +82,9 @@ def test_probe_leaves_heavy_unused_modules_unimported(nvml_env) -> None:  # type
                 if line.startswith("import time:")}
     # The log is really there; importlib.import_module (drivers, pynvml) is not logged, but what
     # pynvml's own body imports is.
-    assert {"flockops.model", "json", "ctypes"} <= imported
+    assert {"flockops.agent.model", "json", "ctypes"} <= imported
     assert '"source": "nvml"' in done.stdout.decode()
-    assert imported.isdisjoint({"typing", "zipfile", "importlib.abc", "flockops.ollama_report", "flockops.cli",
+    assert imported.isdisjoint({"typing", "zipfile", "importlib.abc", "flockops.agent.ollama_model", "flockops.cli",
                                 "csv"})
 
 
@@ -107,8 +114,8 @@ def test_inventory_text_is_quoted_into_the_remote_command() -> None:
 def test_shell_branch_records_sysfs_for_the_same_drivers(case: str) -> None:
     """No Python on the target: the shell copies the sysfs files out, and the controller parses
     them with the very drivers that would have run there, to the same values."""
-    from flockops.collect import collect_host
-    from flockops.model import gpu_to_dict
+    from flockops.agent.chain import collect_host
+    from flockops.agent.codec import gpu_to_dict
     from flockops.probe import shell_commands, shell_drivers
 
     tree = DATA / "sysfs" / case
@@ -144,8 +151,8 @@ def test_serve_mode_answers_every_request_from_one_python(nvml_env) -> None:  # 
     time (the fake NVML re-reads its config at every nvmlInit); the probe ends with its stdin."""
     from nvmlfake import write_config
 
+    from flockops.agent.main import END_MARKER
     from flockops.probe import framed
-    from flockops.probe_main import END_MARKER
 
     env = {"PATH": "/usr/bin:/bin", **nvml_env([{"name": "NVIDIA H200", "memory_total": 1 << 30,
                                                 "memory_used": 1 << 20}])}
@@ -243,8 +250,8 @@ def test_a_one_shot_probe_ends_itself_at_its_alarm(tmp_path: Path) -> None:
 
     code = """
 import sys, time
-import flockops.probe_main as probe_main
-from flockops.driver import Driver
+import flockops.agent.main as probe_main
+from flockops.agent.driver import Driver
 class Hung(Driver):
     name, vendor, priority = "hung", "acme", 1
     def collect(self, ctx):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flockops.model import FleetReport, GpuSample, HostError, HostReport
+from flockops.agent.model import FleetReport, GpuSample, HostError, HostReport
 from flockops.render import fleet_totals, summary_table
 
 GIB = 1 << 30

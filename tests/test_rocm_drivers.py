@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from conftest import DATA, FAKES
 
-from flockops.driver import CommandResult, Context
-from flockops.drivers import rocm
-from flockops.drivers.amd_smi import AmdSmiDriver
-from flockops.drivers.rocm_smi import RocmSmiDriver
+from flockops.agent.driver import CommandResult, Context
+from flockops.agent.drivers import rocm as rocm
+from flockops.agent.drivers.amd_smi import AmdSmiDriver
+from flockops.agent.drivers.rocm_smi import RocmSmiDriver
 from flockops.errors import DriverFailed, DriverUnavailable, ParseError
 
 TOOLS = {"rocm-smi": ("FAKE_ROCM_SMI_CASE", DATA / "rocm-smi" / "cases"),

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import DATA
 
-from flockops.driver import Context
-from flockops.drivers.sysfs import AmdgpuSysfsDriver, IntelSysfsDriver
+from flockops.agent.driver import Context
+from flockops.agent.drivers.sysfs import AmdgpuSysfsDriver, IntelSysfsDriver
 from flockops.errors import DriverUnavailable
 
 CASES = DATA / "sysfs"

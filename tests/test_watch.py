@@ -27,7 +27,7 @@ import pytest
 from conftest import base_env
 from nvmlfake import write_config
 
-from flockops.model import FleetReport, GpuSample, HostError, HostReport
+from flockops.agent.model import FleetReport, GpuSample, HostError, HostReport
 from flockops.render import watch_table
 from flockops.watch import Screen, merge, run
 

@@ -25,9 +25,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import flockops
-from flockops.driver import Context, Driver
+from flockops.agent.driver import Context, Driver
+from flockops.agent.model import GpuSample
 from flockops.errors import DriverFailed, DriverUnavailable
-from flockops.model import GpuSample
 
 __version__ = "0.1.0"
 TOOL = "xpu-smi"

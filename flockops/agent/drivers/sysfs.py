@@ -45,8 +45,9 @@ import os
 import re
 from collections.abc import Sequence
 
+from flockops.errors import DriverUnavailable
+
 from ..driver import Context, Driver
-from ..errors import DriverUnavailable
 from ..model import GpuSample, TemperatureReading
 from ..parse import pci_bus_key
 from ..pci import PciDevice, drm_cards

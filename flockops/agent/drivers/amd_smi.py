@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from flockops.errors import DriverFailed, DriverUnavailable, ParseError
+
 from ..driver import Context, ToolDriver
-from ..errors import DriverFailed, DriverUnavailable, ParseError
 from ..model import GpuSample, TemperatureReading
 from ..parse import Lenient
 from . import rocm

@@ -16,8 +16,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from flockops.errors import DriverFailed, DriverUnavailable, ParseError
+
 from ..driver import Context, ToolDriver
-from ..errors import DriverFailed, DriverUnavailable, ParseError
 from ..model import GpuProcess, GpuSample, decode_throttle_reasons
 from ..parse import Lenient, field_text, hex_mask, integer, mib_to_bytes, number, pci_bus_key
 

@@ -11,9 +11,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
+from flockops.errors import DriverUnavailable, FlockopsError
+
 from .driver import Context, Driver
-from .errors import DriverUnavailable, FlockopsError
-from .fieldtypes import clean_gpu
+from .fields import clean_gpu
 from .model import DriverAttempt, GpuSample, HostError, HostReport
 from .parse import pci_bus_key
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import re
 
+from flockops.errors import DriverFailed, DriverUnavailable, ParseError
+
 from ..driver import CommandResult
-from ..errors import DriverFailed, DriverUnavailable, ParseError
 from ..parse import field_text
 
 # typing costs the remote probe about 10 ms to import; annotations are strings here.

@@ -9,20 +9,16 @@ Everything here is standard library only: the same module runs inside the remote
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 # typing costs the remote probe about 10 ms to import; annotations are strings here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
 
-    from .ollama_report import OllamaReport
+    from .ollama_model import OllamaModel, OllamaReport
 
-SCHEMA_VERSION = 1
-
-# Error kinds derived from a host's Ollama part (flockops.ollama_report), never stored in HostReport.errors.
+# Error kinds derived from a host's Ollama part (flockops.agent.ollama_model), never stored in HostReport.errors.
 OLLAMA_ERROR_KINDS = frozenset({"ollama_unreachable", "ollama_error"})
 
 # Clock event ("throttle") reason bits, as NVML defines them (nvml.h,
@@ -209,8 +205,6 @@ class HostReport:
         """The stored errors plus the one the Ollama part implies (derived from it, never stored twice)."""
         if self.ollama is None:
             return self.errors
-        from .ollama_report import ollama_errors
-
         return self.errors + ollama_errors(self.ollama)
 
     @property
@@ -218,8 +212,6 @@ class HostReport:
         """Not failures, but worth a look: models spilled to CPU on a node with a GPU."""
         if self.ollama is None:
             return ()
-        from .ollama_report import spill_warnings
-
         return spill_warnings(self)
 
     @property
@@ -235,89 +227,73 @@ class FleetReport:
     generated_at: str
 
 
-def plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
+# --- What follows from a host's Ollama part (read by the controller, never by the probe) ------
+# These are Ollama's reservations, not device usage (ollama/ollama#10505: "`ollama ps` showing
+# reserved memory that may be needed as the context window grows"), so they stay beside the
+# GpuSamples, never merged into them.
+
+SPILL_KIND = "ollama_spill"
 
 
-def gpu_to_dict(gpu: GpuSample) -> dict[str, Any]:
-    out: dict[str, Any] = plain(gpu)
-    out["field_errors"] = dict(gpu.field_errors)
-    out["merged_from"] = dict(gpu.merged_from)
-    return out
+def ollama_errors(report: OllamaReport | None) -> tuple[HostError, ...]:
+    """The host error an Ollama part implies: none for ok, nor for "not running" on the implicit default."""
+    if report is None or report.status in ("ok", "not_running"):
+        return ()
+    kind = "ollama_unreachable" if report.status == "unreachable" else "ollama_error"
+    return (HostError(kind, "ollama", f"{report.url}: {report.error or report.status}"),)
 
 
-def host_to_dict(host: HostReport) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "host": host.host,
-        "address": host.address,
-        "status": host.status,
-        "errors": [plain(e) for e in host.all_errors],
-        "drivers": [plain(d) for d in host.drivers],
-        "gpus": [gpu_to_dict(g) for g in host.gpus],
-    }
-    # --- Ollama (issue 5): derived keys, rebuilt from "ollama" by host_from_dict. ---
-    out["warnings"] = [plain(w) for w in host.warnings]
-    out["ollama"] = None
-    out["vram_breakdown"] = None
-    if host.ollama is not None:
-        from .ollama_report import ollama_to_dict, vram_breakdown
-
-        out["ollama"] = ollama_to_dict(host)
-        breakdown = vram_breakdown(host)
-        out["vram_breakdown"] = None if breakdown is None else plain(breakdown)
-        if host.ollama.inference is not None:
-            out["inference"] = plain(host.ollama.inference)
-    return out
+def host_has_gpu(host: HostReport) -> bool:
+    """The device shows a GPU, or Ollama holds something in VRAM (which proves one)."""
+    if any(not g.lost for g in host.gpus):
+        return True
+    return host.ollama is not None and bool(host.ollama.vram_bytes)
 
 
-def fleet_to_dict(fleet: FleetReport) -> dict[str, Any]:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "generated_at": fleet.generated_at,
-        "hosts": [host_to_dict(h) for h in fleet.hosts],
-    }
+def spilled(host: HostReport, model: OllamaModel) -> bool:
+    """A model split or on CPU on a node that has a GPU (the design note's "GPU falls back to CPU")."""
+    return model.placement in ("split", "cpu") and host_has_gpu(host)
 
 
-def build_dataclass(cls: Any, data: Mapping[str, Any], nested: Mapping[str, Any]) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in names:
-            continue  # newer producer, older reader: ignore what we do not know
-        if key in nested and value is not None:
-            value = tuple(build_dataclass(nested[key], v, {}) for v in value)
-        elif isinstance(value, list):
-            value = tuple(value)
-        kwargs[key] = value
-    return cls(**kwargs)
+def spill_warnings(host: HostReport) -> tuple[HostError, ...]:
+    if host.ollama is None or host.ollama.status != "ok":
+        return ()
+    out = []
+    for m in host.ollama.models:
+        if spilled(host, m):
+            share = "wholly" if m.placement == "cpu" else f"{1 - (m.gpu_fraction or 0):.0%}"
+            out.append(HostError(SPILL_KIND, "ollama",
+                                 f"{m.name} is {share} on CPU (in RAM) although this node has a GPU"))
+    return tuple(out)
 
 
-def gpu_from_dict(data: Mapping[str, Any]) -> GpuSample:
-    gpu: GpuSample = build_dataclass(GpuSample, data, {"processes": GpuProcess, "mig_devices": MigDevice,
-                                                       "temperatures": TemperatureReading})
-    return gpu
+@dataclass(frozen=True, slots=True)
+class VramBreakdown:
+    """Device used beside Ollama's reservations on one host; "other" is what else holds VRAM."""
+
+    device_used_bytes: int
+    ollama_reserved_bytes: int
+    # device used minus Ollama's reservations, floored at 0.
+    other_bytes: int
+    # Ollama claims more than the device shows in use (reservations are estimates, ollama/ollama#10505).
+    ollama_exceeds_device: bool
 
 
-def host_from_dict(data: Mapping[str, Any]) -> HostReport:
-    """Rebuild a host report from its JSON form (the remote probe's answer)."""
-    ollama = None
-    if data.get("ollama") is not None:
-        from .ollama_report import ollama_from_dict
+def vram_breakdown(host: HostReport) -> VramBreakdown | None:
+    """Device used, Ollama reserved and the rest, when the host has both device data and an Ollama answer."""
+    live = [g for g in host.gpus if not g.lost]
+    if not live or host.ollama is None or host.ollama.status != "ok":
+        return None
+    used = sum_known(g.memory_used_bytes for g in live)
+    reserved = host.ollama.vram_bytes
+    if used is None or reserved is None:
+        return None
+    return VramBreakdown(used, reserved, max(0, used - reserved), reserved > used)
 
-        ollama = ollama_from_dict(data["ollama"], data.get("inference"))
-    return HostReport(
-        host=str(data["host"]),
-        address=data.get("address"),
-        gpus=tuple(gpu_from_dict(g) for g in data.get("gpus", ())),
-        drivers=tuple(build_dataclass(DriverAttempt, d, {}) for d in data.get("drivers", ())),
-        # Errors derived from the Ollama part are rebuilt from it, not stored (issue 5).
-        errors=tuple(build_dataclass(HostError, e, {}) for e in data.get("errors", ())
-                     if e.get("kind") not in OLLAMA_ERROR_KINDS),
-        ollama=ollama,
-    )
+
+def sum_known(values: Iterable[int | None]) -> int | None:
+    """The sum, or None when any part is unknown: a total is a measurement only when every part is."""
+    items = list(values)
+    if any(v is None for v in items):
+        return None
+    return sum(v for v in items if v is not None)

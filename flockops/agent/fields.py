@@ -19,7 +19,8 @@ import math
 import re
 from collections.abc import Mapping
 
-from .errors import DriverFailed
+from flockops.errors import DriverFailed
+
 from .model import GpuSample
 
 TYPE_CHECKING = False

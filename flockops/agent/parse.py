@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import ParseError
+from flockops.errors import ParseError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the remote probe about 10 ms to import

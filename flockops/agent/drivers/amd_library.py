@@ -29,8 +29,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from types import ModuleType
 
+from flockops.errors import DriverFailed, DriverUnavailable
+
 from ..driver import Context, Driver
-from ..errors import DriverFailed, DriverUnavailable
 from ..model import GpuSample, TemperatureReading
 
 # typing costs the remote probe about 10 ms to import; annotations are strings here.

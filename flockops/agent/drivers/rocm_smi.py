@@ -26,8 +26,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from flockops.errors import DriverUnavailable, ParseError
+
 from ..driver import Context, ToolDriver
-from ..errors import DriverUnavailable, ParseError
 from ..model import GpuSample, TemperatureReading
 from ..parse import Lenient
 from . import rocm

@@ -11,7 +11,8 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .errors import DriverFailed, DriverUnavailable
+from flockops.errors import DriverFailed, DriverUnavailable
+
 from .model import GpuSample
 
 # typing costs the remote probe about 10 ms to import; annotations are strings here.
@@ -155,7 +156,7 @@ def contract_problem(driver: object) -> str | None:
     """Why ``driver`` (a plugin's, so unchecked) cannot join a collection, or None when it can:
     the core sorts and labels by these attributes before any of its code runs."""
     if not isinstance(driver, Driver):
-        return f"{type(driver).__name__} is not a subclass of flockops.driver.Driver"
+        return f"{type(driver).__name__} is not a subclass of flockops.agent.driver.Driver"
     for attribute in ("name", "vendor"):
         value = getattr(driver, attribute, None)
         if not isinstance(value, str) or not value:

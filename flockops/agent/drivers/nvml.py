@@ -16,8 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from types import ModuleType
 
+from flockops.errors import DriverUnavailable
+
 from ..driver import Context, Driver
-from ..errors import DriverUnavailable
 from ..model import GpuProcess, GpuSample, MigDevice, decode_throttle_reasons
 
 # typing costs the remote probe about 10 ms to import; annotations are strings here.

@@ -14,10 +14,11 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from .collect import collect_host
+from .chain import collect_host
+from .codec import host_to_dict
 from .driver import Context, Driver, contract_problem
 from .drivers import BUILTIN_DRIVERS
-from .model import DriverAttempt, host_to_dict
+from .model import DriverAttempt
 
 
 def builtin_drivers() -> list[Driver]:
