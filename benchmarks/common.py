@@ -49,7 +49,8 @@ def probe_cpu_s(world: Path, runs: int = 9, command: str | None = None) -> float
     """CPU of one probe as a target runs it (shell + Python + NVML), without SSH: the median of ``runs``.
     ``world`` holds the fake NVML (nvml/, nvml.conf); ``command`` replaces the probe (a baseline)."""
     from flockops.agent.drivers.nvidia_smi import planned_queries
-    from flockops.probe import probe_zip, remote_command
+    from flockops.remote.bundle import probe_zip
+    from flockops.remote.command import remote_command
 
     command = command or remote_command("/usr/bin/python3", None, planned_queries())
     env = {"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": f"{world}/nvml", "FAKE_NVML_CONFIG": f"{world}/nvml.conf"}

@@ -32,8 +32,8 @@ from flockops.ollama import (
 
 if TYPE_CHECKING:
     from flockops.agent.driver import Driver
-    from flockops.fleet import FleetOptions
-    from flockops.inventory import Target
+    from flockops.remote.fleet import FleetOptions
+    from flockops.remote.settings import Target
 
 
 def url_endpoints(urls: Iterable[str]) -> list[Endpoint]:
@@ -72,7 +72,7 @@ def gather(targets: Sequence[Target] | None, drivers: Sequence[Driver], *,
 
         hosts = [collect_host(drivers, Context.local(), selected=selected_drivers)]
     else:
-        from flockops.fleet import FleetOptions, run_fleet
+        from flockops.remote.fleet import FleetOptions, run_fleet
 
         options = fleet_options or FleetOptions()
         if selected_drivers is not None:
@@ -111,10 +111,10 @@ def collect_report(inventory: str | os.PathLike[str] | Sequence[str | os.PathLik
     if inventory is not None:
         from pathlib import Path
 
-        from flockops.connection import SshOptions
         from flockops.errors import UsageError
-        from flockops.fleet import FleetOptions
-        from flockops.inventory import load_inventory, target_for
+        from flockops.inventory import load_inventory
+        from flockops.remote.fleet import FleetOptions
+        from flockops.remote.settings import SshOptions, target_for
 
         sources = [inventory] if isinstance(inventory, (str, os.PathLike)) else list(inventory)
         loaded = load_inventory([Path(source) for source in sources])

@@ -19,11 +19,11 @@ if TYPE_CHECKING:
     from flockops.agent.driver import Driver
     from flockops.agent.model import FleetReport, HostReport
     from flockops.check import Thresholds
-    from flockops.connection import ConnectionPool
     from flockops.history import History
     from flockops.inventory import Inventory
     from flockops.ollama import OllamaOptions
     from flockops.plugins import DriverRegistry
+    from flockops.remote.pool import ConnectionPool
 
 
 # `flockops check` speaks the monitoring-plugin codes (flockops.check.State); its UNKNOWN is
@@ -416,9 +416,8 @@ def _collect_fleet(args: argparse.Namespace, drivers: Sequence[Driver],
                       local_ollama=not args.no_ollama, ollama_options=_ollama_options(args))
     from pathlib import Path
 
-    from flockops.connection import SshOptions
-    from flockops.fleet import FleetOptions, env_host_key_checking
-    from flockops.inventory import target_for
+    from flockops.remote.fleet import FleetOptions
+    from flockops.remote.settings import SshOptions, env_host_key_checking, target_for
 
     env_host_key_checking(os.environ)  # a word that is neither true nor false is refused up front
     inventory = inventory or _load_inventory(args)
@@ -744,7 +743,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
     inventory = _load_inventory(args) if args.inventory else None
     pool = None
     if inventory is not None:
-        from flockops.connection import ConnectionPool
+        from flockops.remote.pool import ConnectionPool
 
         pool = ConnectionPool()
     tty = sys.stdout.isatty()
@@ -840,9 +839,9 @@ COMMANDS = {"report": _cmd_report, "check": _cmd_check, "fit": _cmd_fit, "invent
 
 def run() -> int:
     """The `flockops` command: :func:`main`, keeping the probe's zip between runs (flockops.code_cache)."""
-    from flockops import code_cache
+    from flockops.remote import bundle_cache
 
-    code_cache.enabled = True
+    bundle_cache.enabled = True
     return main()
 
 

@@ -286,157 +286,6 @@ def _jsonable(value: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------------
-# Connection variables
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """How to reach one host, from its ``ansible_*`` connection variables."""
-
-    name: str
-    address: str
-    # None: let ~/.ssh/config decide, else 22.
-    port: int | None = None
-    user: str | None = None
-    key_file: str | None = None
-    password: str | None = field(default=None, repr=False)
-    password_vaulted: bool = False  # the inventory's password is !vault-encrypted: unusable here
-    # "ssh" unless set; "local" means run on this machine, without SSH.
-    connection: str = "ssh"
-    python: str | None = None
-    ssh_common_args: str | None = None
-    ssh_extra_args: str | None = None
-    proxy_jump: str | None = None
-    proxy_command: str | None = None
-    host_key_checking: bool | None = None
-    # Every variable of the host, secrets included: hence no repr.
-    vars: Mapping[str, Any] = field(default_factory=dict, repr=False)
-
-
-# The variables each setting is read from, as the ssh connection plugin documents them. When several
-# are set the last one listed wins, as in ansible-core's config manager.
-_ADDRESS_VARS = ("ansible_host", "ansible_ssh_host")
-_PORT_VARS = ("ansible_port", "ansible_ssh_port")
-_USER_VARS = ("ansible_user", "ansible_ssh_user")
-_KEY_VARS = ("ansible_private_key_file", "ansible_ssh_private_key_file")
-_PASSWORD_VARS = ("ansible_password", "ansible_ssh_pass", "ansible_ssh_password")
-_HOST_KEY_VARS = ("host_key_checking", "ansible_host_key_checking", "ansible_ssh_host_key_checking")
-_TRUE = frozenset({"y", "yes", "on", "1", "true", "t"})
-_FALSE = frozenset({"n", "no", "off", "0", "false", "f"})
-
-
-def target_for(host: Host) -> Target:
-    """The connection settings for ``host``. Raises InventoryError for a value that cannot be one.
-
-    ``ansible_ssh_common_args`` and ``ansible_ssh_extra_args`` are kept raw, and a ProxyJump
-    (``-J bastion``, ``-o ProxyJump=bastion``, ``-oProxyJump=bastion``, ``-o 'ProxyJump bastion'``) or
-    ProxyCommand found in them is lifted out. A connection variable holding a Jinja template
-    (``{{ ... }}``) is an error: Ansible would evaluate it, flockops does not, and connecting to the
-    literal text would only fail later and less clearly.
-    """
-    v = host.vars
-
-    def last(names: Sequence[str]) -> Any:
-        for name in reversed(names):
-            if v.get(name) is not None:
-                value = v[name]
-                if isinstance(value, str) and ("{{" in value or "{%" in value):
-                    shown = MASK if is_secret(name) else repr(value)
-                    raise InventoryError(f"host {host.name!r} variable {name!r} is a Jinja template "
-                                         f"({shown}); flockops does not evaluate templates", key=name)
-                return value
-        return None
-
-    def text(names: Sequence[str]) -> str | None:
-        value = last(names)
-        return None if value is None else str(value)
-
-    port_value = last(_PORT_VARS)
-    port: int | None = None
-    if port_value is not None:
-        try:
-            if isinstance(port_value, (bool, float)):
-                raise ValueError(port_value)  # int() would make 22.5 port 22
-            port = int(port_value)
-            if not 0 < port < 65536:
-                raise ValueError(port)
-        except (TypeError, ValueError):
-            raise InventoryError(f"host {host.name!r} variable 'ansible_port' must be a port number "
-                                 f"(1 to 65535), got {port_value!r}", key="ansible_port") from None
-    checking = last(_HOST_KEY_VARS)
-    if checking is not None and not isinstance(checking, bool):
-        lowered = str(checking).strip().lower()
-        if lowered not in _TRUE | _FALSE:
-            raise InventoryError(f"host {host.name!r} variable 'ansible_host_key_checking' must be a boolean, "
-                                 f"got {checking!r}", key="ansible_host_key_checking")
-        checking = lowered in _TRUE
-    key_file = text(_KEY_VARS)
-    password = last(_PASSWORD_VARS)
-    common = text(("ansible_ssh_common_args",))
-    extra = text(("ansible_ssh_extra_args",))
-    jump: str | None = None
-    command: str | None = None
-    for key, args in (("ansible_ssh_common_args", common), ("ansible_ssh_extra_args", extra)):
-        if args:
-            found_jump, found_command = _proxy_options(host.name, key, args)
-            # ssh keeps the first value it is given for an option.
-            jump = jump or found_jump
-            command = command or found_command
-    return Target(
-        name=host.name,
-        address=text(_ADDRESS_VARS) or host.name,
-        port=port,
-        user=text(_USER_VARS),
-        key_file=os.path.expanduser(key_file) if key_file else None,
-        # A !vault password cannot be decrypted here: as if none were set, and said if login fails.
-        password=None if password is None or isinstance(password, Vaulted) else str(password),
-        password_vaulted=isinstance(password, Vaulted),
-        # "ansible.builtin.local" is "local": the collection prefix names the same plugin.
-        connection=(text(("ansible_connection",)) or "ssh").removeprefix("ansible.builtin."),
-        python=text(("ansible_python_interpreter",)),
-        ssh_common_args=common,
-        ssh_extra_args=extra,
-        proxy_jump=jump,
-        proxy_command=command,
-        host_key_checking=checking,
-        vars=v,
-    )
-
-
-def _proxy_options(host: str, key: str, args: str) -> tuple[str | None, str | None]:
-    """(ProxyJump, ProxyCommand) from ssh arguments such as ``-o ProxyCommand="ssh -W %h:%p bastion"``."""
-    try:
-        words = shlex.split(args)
-    except ValueError as exc:
-        raise InventoryError(f"host {host!r} variable {key!r} is not a valid shell word list: {exc}: {args!r}",
-                             key=key) from None
-    jump: str | None = None
-    command: str | None = None
-    options: list[str] = []
-    i = 0
-    while i < len(words):
-        word = words[i]
-        if word in ("-J", "-o") and i + 1 < len(words):
-            options.append(("ProxyJump=" if word == "-J" else "") + words[i + 1])
-            i += 2
-            continue
-        if word.startswith("-J") and len(word) > 2:
-            options.append("ProxyJump=" + word[2:])
-        elif word.startswith("-o") and len(word) > 2:
-            options.append(word[2:])
-        i += 1
-    for option in options:
-        # "Name=value", "Name value" and "Name = value" are all the same option to ssh.
-        name, _, value = option.strip().replace("=", " ", 1).partition(" ")
-        value = value.strip().lstrip("=").strip()
-        if name.lower() == "proxyjump" and jump is None and value:
-            jump = None if value.lower() == "none" else value
-        elif name.lower() == "proxycommand" and command is None and value:
-            command = None if value.lower() == "none" else value
-    return jump, command
-
-
-# --------------------------------------------------------------------------------------------------
 # Loading
 
 
@@ -527,8 +376,6 @@ def _json_tabs_as_spaces(text: str) -> str:
     except ValueError:
         return text
     return text.replace("\t", " ")
-
-
 
 
 @dataclass
@@ -729,7 +576,6 @@ class _Builder:
         for file in files:
             merged.update(read_vars_file(file))
         return merged
-
 
 
 def _dir_vars_files(directory: Path) -> list[Path]:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import http.client
     import socket
 
-    from flockops.inventory import Target
+    from flockops.remote.settings import Target
 
 DEFAULT_PORT = 11434
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"

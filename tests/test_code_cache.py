@@ -1,4 +1,4 @@
-"""What the `flockops` command keeps between runs (flockops.code_cache): the probe's zip. Kept only
+"""What the `flockops` command keeps between runs (flockops.remote.bundle_cache): the probe's zip. Kept only
 where it is safe to load, never served stale, and a cache that cannot be used costs nothing but time."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import Run
 
-from flockops import code_cache, probe
+from flockops.remote import bundle, bundle_cache
 
 REPO = Path(__file__).resolve().parents[1]
 INVENTORY = str(REPO / "inventory" / "lab.yml")
@@ -29,14 +29,14 @@ def test_no_usable_cache_directory_costs_nothing_but_time(tmp_path: Path, flocko
 @pytest.fixture
 def zip_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(code_cache, "enabled", True)
-    probe._build_zip.cache_clear()
+    monkeypatch.setattr(bundle_cache, "enabled", True)
+    bundle._build_zip.cache_clear()
     yield tmp_path / "cache" / "flockops"
-    probe._build_zip.cache_clear()
+    bundle._build_zip.cache_clear()
 
 
 def kept_file(path: Path, body: bytes) -> None:
-    """A cache file as code_cache writes one: the digest of what follows, then that."""
+    """A cache file as bundle_cache writes one: the digest of what follows, then that."""
     path.write_bytes(hashlib.sha256(body).digest() + body)
     path.chmod(0o600)
 
@@ -47,32 +47,32 @@ def test_the_zip_is_kept_by_what_it_is_built_from(zip_cache: Path, tmp_path: Pat
     plugin.mkdir()
     (plugin / "cache_probe_driver.py").write_text("VERSION = 1\n")
     monkeypatch.syspath_prepend(str(plugin))
-    built = probe.probe_zip(("cache_probe_driver",))
+    built = bundle.probe_zip(("cache_probe_driver",))
     [kept] = zip_cache.glob("probe-*.zip")
     assert kept.read_bytes().endswith(built)
     # The next run takes the kept zip (here marked, to tell it from a new build) ...
     key = kept.read_bytes()[32:64]
     kept_file(kept, key + b"marked")
-    probe._build_zip.cache_clear()
-    assert probe.probe_zip(("cache_probe_driver",)) == b"marked"
+    bundle._build_zip.cache_clear()
+    assert bundle.probe_zip(("cache_probe_driver",)) == b"marked"
     # ... until a byte of what goes in it changes: then it is built again, and kept instead.
     (plugin / "cache_probe_driver.py").write_text("VERSION = 2\n")
-    probe._build_zip.cache_clear()
-    rebuilt = probe.probe_zip(("cache_probe_driver",))
+    bundle._build_zip.cache_clear()
+    rebuilt = bundle.probe_zip(("cache_probe_driver",))
     assert zipfile.ZipFile(io.BytesIO(rebuilt)).read("cache_probe_driver.py") == b"VERSION = 2\n"
     assert kept.read_bytes().endswith(rebuilt)
-    # The builder is one of its inputs too: a probe.py that lays the zip out otherwise.
+    # The builder is one of its inputs too: a bundle.py that lays the zip out otherwise.
     kept_file(kept, kept.read_bytes()[32:64] + b"marked")
-    changed = tmp_path / "probe.py"
-    changed.write_bytes(Path(probe.__file__).read_bytes() + b"\n# another layout\n")
-    monkeypatch.setattr(probe, "__file__", str(changed))
-    probe._build_zip.cache_clear()
-    assert probe.probe_zip(("cache_probe_driver",)) != b"marked"
+    changed = tmp_path / "bundle.py"
+    changed.write_bytes(Path(bundle.__file__).read_bytes() + b"\n# another layout\n")
+    monkeypatch.setattr(bundle, "__file__", str(changed))
+    bundle._build_zip.cache_clear()
+    assert bundle.probe_zip(("cache_probe_driver",)) != b"marked"
 
 
 @pytest.mark.parametrize("spoil", ["a damaged byte", "a FIFO", "a link"])
 def test_a_kept_zip_that_is_not_what_was_written_is_built_again(zip_cache: Path, tmp_path: Path, spoil: str) -> None:
-    probe.probe_zip()
+    bundle.probe_zip()
     [kept] = zip_cache.glob("probe-*.zip")
     data = bytearray(kept.read_bytes())
     kept.unlink()
@@ -86,8 +86,8 @@ def test_a_kept_zip_that_is_not_what_was_written_is_built_again(zip_cache: Path,
         elsewhere = tmp_path / "elsewhere.zip"
         kept_file(elsewhere, bytes(data[32:64]) + b"marked")  # would be served, were the link followed
         kept.symlink_to(elsewhere)
-    probe._build_zip.cache_clear()
-    served = probe.probe_zip()
+    bundle._build_zip.cache_clear()
+    served = bundle.probe_zip()
     assert served != (bytes(data[64:]) if spoil == "a damaged byte" else b"marked")
     assert zipfile.ZipFile(io.BytesIO(served)).testzip() is None  # a whole zip, built again
 
@@ -100,26 +100,26 @@ def test_sudo_keeping_home_leaves_no_directory_of_roots_there(tmp_path: Path, mo
     home.mkdir()
     os.chown(home, 65534, 65534)
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
-    monkeypatch.setattr(code_cache, "enabled", True)
-    probe._build_zip.cache_clear()
-    probe.probe_zip()
-    probe._build_zip.cache_clear()
+    monkeypatch.setattr(bundle_cache, "enabled", True)
+    bundle._build_zip.cache_clear()
+    bundle.probe_zip()
+    bundle._build_zip.cache_clear()
     assert list(home.iterdir()) == []
 
 
 def test_a_cache_directory_others_can_write_is_not_used(zip_cache: Path) -> None:
     zip_cache.mkdir(parents=True, mode=0o777)
     zip_cache.chmod(0o777)
-    probe.probe_zip()
+    bundle.probe_zip()
     assert list(zip_cache.iterdir()) == []
 
 
 def test_only_the_command_keeps_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A program that imports flockops (and the test suite in-process) writes nothing to the home."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    probe._build_zip.cache_clear()
-    assert code_cache.enabled is False
-    probe.probe_zip()
+    bundle._build_zip.cache_clear()
+    assert bundle_cache.enabled is False
+    bundle.probe_zip()
     assert not (tmp_path / "cache").exists()
 
 
@@ -127,6 +127,6 @@ def test_files_of_another_version_are_removed_when_a_new_one_is_kept(zip_cache: 
     zip_cache.mkdir(parents=True)
     old = zip_cache / "probe-0.0.1-cpython-39-0000.zip"
     old.write_bytes(b"old")
-    probe.probe_zip()
+    bundle.probe_zip()
     assert not old.exists() and len(list(zip_cache.glob("probe-*.zip"))) == 1
 

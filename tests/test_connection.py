@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from flockops.connection import SshOptions, resolve
 from flockops.errors import ConnectionFailure
-from flockops.inventory import Target
+from flockops.remote.settings import SshOptions, Target, resolve
 
 
 def options(tmp_path: Path, config: str = "") -> SshOptions:

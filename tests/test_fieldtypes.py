@@ -49,7 +49,7 @@ def test_values_no_gpu_can_have_become_unknown_with_a_note() -> None:
     from flockops.agent.codec import host_to_dict
     from flockops.agent.fields import clean_gpu
     from flockops.agent.model import GpuSample, HostReport
-    from flockops.probe import parse_python_output
+    from flockops.remote.answer import parse_python_output
 
     odd = GpuSample(vendor="nvidia", index=0, source="nvml", memory_total_bytes=80 << 30, memory_used_bytes=-5,
                     utilization_pct=500, temperature_c=-300.0, fan_pct=120, power_w=350.0)

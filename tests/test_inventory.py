@@ -23,9 +23,9 @@ from flockops.inventory import (
     is_secret,
     load_inventory,
     mask_secrets,
-    target_for,
 )
 from flockops.limit import parse_address, split_patterns
+from flockops.remote.settings import target_for
 
 DATA = Path(__file__).resolve().parent / "data" / "inventory"
 EXAMPLES = Path(__file__).resolve().parent.parent / "inventory"
@@ -790,7 +790,7 @@ def test_pyyaml_is_imported_only_for_yaml_files(tmp_path: Path, files: dict[str,
 
 @pytest.mark.parametrize("port", ["99999999", "65536", "0", "-1", "22.5"])
 def test_a_port_out_of_range_is_an_inventory_error(tmp_path: Path, port: str) -> None:
-    from flockops.inventory import target_for
+    from flockops.remote.settings import target_for
 
     inv = load_text(tmp_path, "hosts.ini", f"[gpu]\nnode1 ansible_host=127.0.0.1 ansible_port={port}\n")
     with pytest.raises(InventoryError, match=r"must be a port number \(1 to 65535\)"):

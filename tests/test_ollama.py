@@ -16,7 +16,6 @@ from flockops.agent.codec import host_from_dict, host_to_dict, ollama_to_dict
 from flockops.agent.model import DriverAttempt, GpuSample, HostReport
 from flockops.agent.ollama_model import OllamaModel, OllamaReport
 from flockops.errors import InventoryError
-from flockops.inventory import Target
 from flockops.ollama import (
     DEFAULT_URL,
     FROM_CLI,
@@ -33,6 +32,7 @@ from flockops.ollama import (
     normalize_url,
     query,
 )
+from flockops.remote.settings import Target
 from flockops.render import fleet_table, processor, until
 
 OLLAMA = DATA / "ollama"

@@ -14,14 +14,10 @@ from conftest import DATA, FAKES
 
 from flockops.agent.drivers.nvidia_smi import planned_queries
 from flockops.errors import ParseError
-from flockops.probe import (
-    JSON_MARKER,
-    SHELL_MARKER,
-    parse_python_output,
-    parse_shell_output,
-    probe_zip,
-    remote_command,
-)
+from flockops.remote.answer import parse_python_output
+from flockops.remote.bundle import probe_zip
+from flockops.remote.command import JSON_MARKER, remote_command
+from flockops.remote.shell import SHELL_MARKER, parse_shell_output
 
 
 def run_remote(command: str, env: dict[str, str], stdin: bytes,
@@ -116,7 +112,7 @@ def test_shell_branch_records_sysfs_for_the_same_drivers(case: str) -> None:
     them with the very drivers that would have run there, to the same values."""
     from flockops.agent.chain import collect_host
     from flockops.agent.codec import gpu_to_dict
-    from flockops.probe import shell_commands, shell_drivers
+    from flockops.remote.shell import shell_commands, shell_drivers
 
     tree = DATA / "sysfs" / case
     expected = json.loads((tree / "expected.json").read_text())
@@ -136,7 +132,7 @@ def test_shell_branch_records_sysfs_for_the_same_drivers(case: str) -> None:
 def test_shell_branch_records_amd_tools() -> None:
     # Without a case the fakes answer as on a host without the amdgpu driver: still recorded output.
     env = {"PATH": f"{FAKES}:/usr/bin:/bin", "FLOCKOPS_SYSFS_ROOT": "/nonexistent"}
-    from flockops.probe import shell_commands
+    from flockops.remote.shell import shell_commands
 
     done = run_remote(remote_command("/nonexistent/python3", None, shell_commands()), env, probe_zip())
     recorded = parse_shell_output(done.stdout.decode().partition("\n")[2])
@@ -152,7 +148,7 @@ def test_serve_mode_answers_every_request_from_one_python(nvml_env) -> None:  # 
     from nvmlfake import write_config
 
     from flockops.agent.main import END_MARKER
-    from flockops.probe import framed
+    from flockops.remote.command import framed
 
     env = {"PATH": "/usr/bin:/bin", **nvml_env([{"name": "NVIDIA H200", "memory_total": 1 << 30,
                                                 "memory_used": 1 << 20}])}
@@ -189,7 +185,7 @@ def test_serve_mode_answers_every_request_from_one_python(nvml_env) -> None:  # 
 def test_serve_mode_without_python_answers_once_with_the_shell_branch() -> None:
     """No Python: the serve command runs the shell branch too, answers the first request and ends (the
     controller starts it again at the next refresh)."""
-    from flockops.probe import framed
+    from flockops.remote.command import framed
 
     env = {"PATH": f"{FAKES}:/usr/bin:/bin", "FAKE_NVIDIA_SMI_CASE": str(DATA / "nvidia-smi/cases/h200-load")}
     command = remote_command("/nonexistent/python3", None, planned_queries(), serve=True)

@@ -1,13 +1,12 @@
-"""Targets we run a command on: this machine, or a host over SSH (paramiko).
+"""An SSH connection to one target (paramiko): open it, run a command, close it.
 
-This is the one place where socket and paramiko exceptions become ours
+The one place where socket and paramiko exceptions become ours
 (:class:`flockops.errors.ConnectionFailure` with a kind). Secrets never reach a message.
 """
 
 from __future__ import annotations
 
 import errno
-import getpass
 import itertools
 import logging
 import os
@@ -17,19 +16,19 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flockops.agent.driver import CommandResult
 from flockops.errors import ConnectionFailure
-from flockops.known_hosts import KnownHosts, read_known_hosts
+
+from .known_hosts import KnownHosts, read_known_hosts
+from .settings import SshEndpoint, SshOptions
 
 if TYPE_CHECKING:
     import paramiko
 
-    from flockops.inventory import Target
-    from flockops.resident import ResidentProbe
+    from .resident import ResidentProbe
 
 BANNER_RETRIES = 3
 SYSTEM_KNOWN_HOSTS = Path("/etc/ssh/ssh_known_hosts")
@@ -41,102 +40,6 @@ def quiet_paramiko() -> None:
     if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
         logger.addHandler(logging.NullHandler())
     logger.propagate = False
-
-
-@dataclass(frozen=True)
-class SshOptions:
-    connect_timeout_s: float = 10.0
-    known_hosts_files: tuple[Path, ...] = ()
-    # None: follow the inventory / FLOCKOPS_HOST_KEY_CHECKING; True or False forces it.
-    host_key_checking: bool | None = None
-    ssh_config_path: Path | None = field(default_factory=lambda: Path.home() / ".ssh" / "config")
-    # Warnings (accepted unknown keys) are handed here; never secrets. By default they go to the
-    # "flockops" logger, which Python prints on stderr unless the program configures logging: an
-    # accepted unknown key is never silent.
-    warn: Callable[[str], None] = lambda message: logging.getLogger("flockops").warning("%s", message)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where and as whom to connect, after inventory vars and ~/.ssh/config are merged."""
-
-    name: str
-    hostname: str
-    port: int
-    user: str
-    key_files: tuple[str, ...] = ()
-    password: str | None = field(default=None, repr=False)
-    password_vaulted: bool = False
-    # The -J hops in order, each (user, host, port), resolved through ~/.ssh/config like the target.
-    jumps: tuple[tuple[str, str, int], ...] = ()
-
-    @property
-    def label(self) -> str:
-        return f"{self.user}@{self.hostname}:{self.port}"
-
-
-def _ssh_config(path: Path | None) -> paramiko.SSHConfig | None:
-    if path is None or not path.is_file():
-        return None
-    import paramiko
-
-    try:
-        return paramiko.SSHConfig.from_path(str(path))
-    except (OSError, ValueError, paramiko.SSHException) as exc:  # SSHException: ConfigParseError
-        raise ConnectionFailure("unreachable", f"cannot read {path}: {exc}; fix it, or the hosts it "
-                                "names cannot be reached") from None
-
-
-def resolve(target: Target, options: SshOptions) -> Endpoint:
-    """Inventory variables win over ~/.ssh/config, which wins over defaults (as with Ansible)."""
-    config = _ssh_config(options.ssh_config_path)
-    found: dict[str, Any] = dict(config.lookup(target.address)) if config else {}
-    if target.key_file and not os.path.isfile(target.key_file):
-        raise ConnectionFailure("auth_failed", f"{target.name}: the private key file {target.key_file} "
-                                "(ansible_ssh_private_key_file) does not exist")
-    # An IdentityFile that is not there is skipped, as ssh skips it.
-    keys = (target.key_file,) if target.key_file else tuple(
-        path for path in (os.path.expanduser(k) for k in found.get("identityfile", ())) if os.path.isfile(path))
-    try:
-        port = target.port if target.port is not None else int(found.get("port", 22))
-    except ValueError:
-        raise ConnectionFailure("unreachable", f"{options.ssh_config_path} gives {target.address} the port "
-                                f"{found.get('port')!r}, which is not a number") from None
-    jump = target.proxy_jump or found.get("proxyjump")
-    jump = None if jump is None or jump.strip().lower() == "none" else jump  # "none": no jump, as in ssh
-    command = target.proxy_command or found.get("proxycommand")
-    if command and command.strip().lower() != "none" and not jump:
-        # Connecting directly instead would reach whatever answers at that address.
-        raise ConnectionFailure("unreachable", f"{target.name}: a ProxyCommand is set (ansible_ssh_common_args or "
-                                "~/.ssh/config), which flockops does not run; use ProxyJump (-J) instead")
-    return Endpoint(
-        name=target.name,
-        hostname=str(found.get("hostname", target.address)),
-        port=port,
-        user=target.user or str(found.get("user") or getpass.getuser()),
-        key_files=keys,
-        password=target.password,
-        password_vaulted=target.password_vaulted,
-        jumps=() if jump is None else tuple(_parse_hop(hop, spec=jump, config=config) for hop in jump.split(",")),
-    )
-
-
-def _parse_hop(hop: str, spec: str, config: paramiko.SSHConfig | None) -> tuple[str, str, int]:
-    """One hop of a ProxyJump list: "[user@]host[:port]" (or "[v6::addr]:port") -> (user, host, port).
-    The host may be an alias of ~/.ssh/config, whose HostName, User and Port apply; the user defaults
-    as ssh's does (the config's, else the local user), never to the target's."""
-    user, _, rest = hop.strip().rpartition("@")
-    if rest.startswith("["):
-        host, _, after = rest[1:].partition("]")
-        port_text = after[1:] if after.startswith(":") else ""
-    else:
-        host, _, port_text = rest.partition(":")
-    found: dict[str, Any] = dict(config.lookup(host)) if config and host else {}
-    port_text = port_text or str(found.get("port", 22))
-    if not host or not port_text.isdigit():
-        raise ConnectionFailure("unreachable", f"ProxyJump {spec!r}: {hop.strip()!r} is not [user@]host[:port]")
-    port = int(port_text)
-    return (user or str(found.get("user") or getpass.getuser()), str(found.get("hostname", host)), port)
 
 
 def _vault_hint(vaulted: bool) -> str:
@@ -195,7 +98,7 @@ def _tcp(hostname: str, port: int, timeout: float) -> socket.socket:
 class SshConnection:
     """One SSH connection to one target; open, run commands, close."""
 
-    def __init__(self, endpoint: Endpoint, options: SshOptions, host_key_checking: bool) -> None:
+    def __init__(self, endpoint: SshEndpoint, options: SshOptions, host_key_checking: bool) -> None:
         self.endpoint = endpoint
         self.options = options
         self.host_key_checking = host_key_checking
@@ -469,53 +372,3 @@ def channel_failure(exc: Exception, label: str, deadline_passed: bool = False,
                                  f"{MAX_OUTPUT_BYTES >> 20} MiB; stopped reading")
     doing = "starting the probe" if starting else "probing"
     return ConnectionFailure("unreachable", f"{label}: connection lost while {doing} ({type(exc).__name__}: {exc})")
-
-
-# --------------------------------------------------------------------------------------------------
-# watch (issue 7): SSH connections kept open between refreshes. Reconnecting costs about 100 ms of
-# handshake per host; a kept transport only opens a new channel for each exec.
-
-
-class ConnectionPool:
-    """Open :class:`SshConnection` objects by key (the inventory host name), reused across runs.
-
-    A connection is taken out while one probe uses it and given back after, so two probes never
-    share one (a probe that overran its deadline may still hold its connection when the next
-    refresh starts: that refresh opens another). Thread-safe; :meth:`close` closes them all, and any
-    given back later.
-    """
-
-    def __init__(self) -> None:
-        import threading
-
-        self._idle: dict[str, SshConnection] = {}
-        self._lock = threading.Lock()
-        self._closed = False
-        self.opened = 0  # connections opened through this pool, for tests and --timing
-
-    def take(self, key: str) -> SshConnection | None:
-        """The idle open connection for ``key``, or None; a dropped one is closed and forgotten."""
-        with self._lock:
-            connection = self._idle.pop(key, None)
-        if connection is not None and not connection.is_open():
-            connection.close()
-            return None
-        return connection
-
-    def give(self, key: str, connection: SshConnection) -> None:
-        with self._lock:
-            if not self._closed and key not in self._idle:
-                self._idle[key] = connection
-                return
-        connection.close()
-
-    def count_open(self) -> None:
-        with self._lock:
-            self.opened += 1
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            idle, self._idle = list(self._idle.values()), {}
-        for connection in idle:
-            connection.close()

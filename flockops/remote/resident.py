@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING
 
 from flockops.agent.driver import CommandResult
 from flockops.agent.main import END_MARKER
-from flockops.connection import MAX_OUTPUT_BYTES, OutputTooLarge, _drain, channel_failure
-from flockops.probe import JSON_MARKER, framed
+
+from .command import JSON_MARKER, framed
+from .connection import MAX_OUTPUT_BYTES, OutputTooLarge, _drain, channel_failure
 
 if TYPE_CHECKING:
     import paramiko
 
-    from flockops.connection import SshConnection
+    from .connection import SshConnection
 
 REQUEST = b"sample\n"
 _END_LINE = (END_MARKER + "\n").encode()

@@ -93,11 +93,12 @@ def _write(path: Path, data: bytes, prefix: str) -> None:
 
 def zip_key(parts: Iterable[bytes]) -> bytes:
     """What a zip is built from, hashed: the caller's parts (each source, its name), plus the
-    builder itself (probe.py: the layout, the bootstrap that reads it) and the Python building it."""
-    from flockops import probe
+    builder itself (bundle.py lays the zip out, command.py's bootstrap reads it) and the Python
+    building it."""
+    from . import bundle, command
 
     digest = hashlib.sha256(f"{__version__} {sys.version} {sys.flags.optimize}".encode())
-    for part in (Path(probe.__file__).read_bytes(), *parts):
+    for part in (Path(bundle.__file__).read_bytes(), Path(command.__file__).read_bytes(), *parts):
         digest.update(len(part).to_bytes(8, "little"))
         digest.update(part)
     return digest.digest()

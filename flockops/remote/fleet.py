@@ -14,28 +14,22 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
 
 from flockops.agent.chain import collect_host
 from flockops.agent.driver import CommandResult, Context, Driver
-from flockops.agent.fields import printable
-from flockops.agent.model import DriverAttempt, FleetReport, HostError, HostReport
-from flockops.connection import ConnectionPool, Endpoint, SshConnection, SshOptions, quiet_paramiko, resolve
-from flockops.errors import ConnectionFailure, ParseError, UsageError
-from flockops.probe import (
-    JSON_MARKER,
-    SHELL_MARKER,
-    parse_python_output,
-    parse_shell_output,
-    probe_zip,
-    remote_command,
-)
+from flockops.agent.model import FleetReport, HostReport
+from flockops.errors import ConnectionFailure
 
-if TYPE_CHECKING:
-    from flockops.inventory import Target
+from .answer import failed_report, interpret
+from .bundle import probe_zip, shipment
+from .command import remote_command
+from .connection import SshConnection, quiet_paramiko
+from .pool import ConnectionPool
+from .settings import SSH_CONNECTIONS, SshEndpoint, SshOptions, Target, host_key_checking, resolve
+from .shell import shell_commands
 
 GRACE_S = 1.0
 
@@ -51,111 +45,16 @@ class FleetOptions:
     pool: ConnectionPool | None = None
 
 
-# Ansible's connection plugins that are SSH underneath (smart picks ssh or paramiko).
-SSH_CONNECTIONS = frozenset({"ssh", "paramiko", "paramiko_ssh", "smart"})
-
-
-def host_key_checking(target: Target, options: FleetOptions) -> bool:
-    """The inventory's host_key_checking wins, then FLOCKOPS_HOST_KEY_CHECKING; on by default."""
-    if options.ssh.host_key_checking is not None:
-        return options.ssh.host_key_checking
-    if target.host_key_checking is not None:
-        return bool(target.host_key_checking)
-    return env_host_key_checking(options.env)
-
-
-def env_host_key_checking(env: Mapping[str, str]) -> bool:
-    """FLOCKOPS_HOST_KEY_CHECKING: true unless it says false; UsageError for a word that is neither
-    ("maybe" must not silently mean either)."""
-    raw = env.get("FLOCKOPS_HOST_KEY_CHECKING", "true").strip().lower()
-    if raw in ("0", "false", "no", "off", "n", "f"):
-        return False
-    if raw in ("1", "true", "yes", "on", "y", "t", ""):
-        return True
-    raise UsageError(f"FLOCKOPS_HOST_KEY_CHECKING={raw!r}: say true or false")
-
-
-def _failed(target: Target, kind: str, message: str, source: str = "ssh") -> HostReport:
-    return HostReport(host=target.name, address=target.address, errors=(HostError(kind, source, message),),
-                      collected_at=time.time())
-
-
-@dataclass(frozen=True)
-class Shipment:
-    """Third-party drivers and how they reach the targets."""
-
-    modules: tuple[str, ...] = ()  # top-level modules packed into the probe zip
-    targets: tuple[str, ...] = ()  # "module:Class" the probe instantiates there
-    local_only: tuple[Driver, ...] = ()  # not pure Python: they ran on the controller only
-
-
-def shipment(local_drivers: Sequence[Driver]) -> Shipment:
-    """Pure-Python third-party drivers travel with the probe; the others are reported as local-only."""
-    from flockops.agent.drivers import BUILTIN_DRIVERS
-    from flockops.probe import shippable_sources
-
-    modules: list[str] = []
-    targets: list[str] = []
-    local_only: list[Driver] = []
-    for driver in local_drivers:
-        if driver.name in BUILTIN_DRIVERS:
-            continue
-        module = type(driver).__module__
-        if shippable_sources(module) is None:
-            local_only.append(driver)
-            continue
-        modules.append(module.split(".")[0])
-        targets.append(f"{module}:{type(driver).__qualname__}")
-    return Shipment(tuple(dict.fromkeys(modules)), tuple(targets), tuple(local_only))
-
-
-def interpret(output: str, stderr: str, target: Target, remote_only: Sequence[Driver]) -> HostReport:
-    """Turn the remote command's output into a host report (Python JSON or shell replay), its text
-    made printable (a target's escape sequences must not reach the operator's terminal).
-
-    ``remote_only``: third-party drivers that could not travel (not pure Python).
-    """
-    report: HostReport = printable(_interpret(output, stderr, target, remote_only))
-    return report
-
-
-def _interpret(output: str, stderr: str, target: Target, remote_only: Sequence[Driver]) -> HostReport:
-    marker, _, rest = output.partition("\n")
-    notes = tuple(DriverAttempt(d.name, d.vendor, "skipped", "ran on the controller only: not pure Python, "
-                                "so it cannot travel with the probe", d.priority) for d in remote_only)
-    if marker.strip() == JSON_MARKER:
-        try:
-            report = parse_python_output(rest, target.name)
-        except ParseError as exc:
-            detail = stderr.strip().splitlines()[-1] if stderr.strip() else ""
-            return _failed(target, "probe_failed", f"{exc}{'; stderr: ' + detail if detail else ''}", "probe")
-        return replace(report, address=target.address, drivers=report.drivers + notes, collected_at=time.time())
-    if marker.strip() == SHELL_MARKER:
-        from flockops.probe import shell_drivers
-
-        ctx = parse_shell_output(rest)
-        if ctx.empty:
-            return _failed(target, "probe_failed", f"no usable python3 (3.10+), no GPU tool "
-                           f"({', '.join(sorted(ctx.missing_tools))}) and no GPU in sysfs on the target", "probe")
-        report = collect_host(shell_drivers(), ctx, host=target.name)
-        no_python = DriverAttempt("nvml", "nvidia", "unavailable", "no python3 3.10+ on the target (shell probe)", 10)
-        return replace(report, address=target.address, drivers=(no_python, *report.drivers, *notes))
-    shown = (output.strip() or stderr.strip())[:200]
-    return _failed(target, "probe_failed", f"the probe printed something unexpected: {shown!r}", "probe")
-
-
 def probe_host(target: Target, options: FleetOptions, local_drivers: Sequence[Driver]) -> HostReport:
     """One host's report; connection problems become a failed report with their kind."""
     if target.connection not in SSH_CONNECTIONS and target.connection != "local":
-        return _failed(target, "unreachable", f"ansible_connection {target.connection!r} is not one flockops speaks "
-                       "(ssh, paramiko, smart or local); this host was not asked")
+        return failed_report(target, "unreachable", f"ansible_connection {target.connection!r} is not one flockops "
+                             "speaks (ssh, paramiko, smart or local); this host was not asked")
     if target.connection == "local":
         report = collect_host(local_drivers, Context.local(), host=target.name, selected=options.selected_drivers)
         return replace(report, address="local")
     deadline = time.monotonic() + options.timeout_s
     ship = shipment(local_drivers)
-    from flockops.probe import shell_commands
-
     try:
         endpoint = resolve(target, options.ssh)
         # The probe's own alarm, a little after the deadline: a hung probe ends on the target too.
@@ -164,24 +63,28 @@ def probe_host(target: Target, options: FleetOptions, local_drivers: Sequence[Dr
         if options.pool is not None:
             result = _exec_pooled(options.pool, target, endpoint, options, command, probe_zip(ship.modules), deadline)
         else:
-            connection = SshConnection(endpoint, options.ssh, host_key_checking(target, options))
+            connection = _connection(target, endpoint, options)
             try:
                 connection.open(deadline)
                 result = connection.exec(command, probe_zip(ship.modules), deadline)
             finally:
                 connection.close()
     except ConnectionFailure as exc:
-        return _failed(target, exc.kind, str(exc))
+        return failed_report(target, exc.kind, str(exc))
     return interpret(result.stdout, result.stderr, target, ship.local_only)
 
 
-def _exec_pooled(pool: ConnectionPool, target: Target, endpoint: Endpoint, options: FleetOptions, command: str,
+def _connection(target: Target, endpoint: SshEndpoint, options: FleetOptions) -> SshConnection:
+    return SshConnection(endpoint, options.ssh, host_key_checking(target, options.ssh.host_key_checking, options.env))
+
+
+def _exec_pooled(pool: ConnectionPool, target: Target, endpoint: SshEndpoint, options: FleetOptions, command: str,
                  payload: bytes, deadline: float) -> CommandResult:
     """--- watch (issue 7) --- Ask the resident probe (:mod:`flockops.resident`) on the pool's open
     connection to ``target``, opening one if there is none. A kept connection that fails (its probe
     timed out or died, sshd restarted, a NAT dropped it) is closed and re-opened once; a fresh one
     that fails is the host's answer."""
-    from flockops.resident import sample
+    from .resident import sample
 
     kept = pool.take(target.name)
     if kept is not None:
@@ -197,7 +100,7 @@ def _exec_pooled(pool: ConnectionPool, target: Target, endpoint: Endpoint, optio
         else:
             pool.give(target.name, kept)
             return result
-    connection = SshConnection(endpoint, options.ssh, host_key_checking(target, options))
+    connection = _connection(target, endpoint, options)
     pool.count_open()
     try:
         connection.open(deadline)
@@ -243,7 +146,7 @@ def run_fleet(targets: Sequence[Target], options: FleetOptions, local_drivers: S
             try:
                 report = probe_host(target, options, local_drivers)
             except Exception as exc:  # a bug must cost one host, not the run
-                report = _failed(target, "internal", f"{type(exc).__name__}: {exc}", "flockops")
+                report = failed_report(target, "internal", f"{type(exc).__name__}: {exc}", "flockops")
             with lock:
                 given_up = position in results  # the supervisor started a worker in this one's place
                 results.setdefault(position, report)
@@ -259,7 +162,7 @@ def run_fleet(targets: Sequence[Target], options: FleetOptions, local_drivers: S
             now = clock()
             for position, began in started.items():
                 if position not in results and now - began > options.timeout_s + GRACE_S:
-                    results[position] = _failed(targets[position], "timeout",
+                    results[position] = failed_report(targets[position], "timeout",
                                                 f"no result within the {options.timeout_s:g} s deadline")
                     # Its worker is stuck in a call nothing can interrupt (a DNS lookup): it is left
                     # behind, and a new one takes the hosts still waiting.
