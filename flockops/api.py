@@ -112,7 +112,7 @@ def collect_report(inventory: str | os.PathLike[str] | Sequence[str | os.PathLik
         from pathlib import Path
 
         from flockops.errors import UsageError
-        from flockops.inventory import load_inventory
+        from flockops.inventory.loader import load_inventory
         from flockops.remote.fleet import FleetOptions
         from flockops.remote.settings import SshOptions, target_for
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from flockops.agent.model import FleetReport, HostReport
     from flockops.check import Thresholds
     from flockops.history import History
-    from flockops.inventory import Inventory
+    from flockops.inventory.model import Inventory
     from flockops.ollama import OllamaOptions
     from flockops.plugins import DriverRegistry
     from flockops.remote.pool import ConnectionPool
@@ -386,7 +386,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _load_inventory(args: argparse.Namespace) -> Inventory:
     from pathlib import Path
 
-    from flockops.inventory import load_inventory
+    from flockops.inventory.loader import load_inventory
 
     inventory = load_inventory([Path(source) for source in args.inventory])
     for warning in inventory.warnings:

@@ -463,7 +463,7 @@ def select_hosts(history: History, limit: str | None) -> list[str] | None:
     """``-l PATTERN`` over the recorded host names (globs, ~regex, a:b, a:!b, as for an inventory)."""
     if limit is None:
         return None
-    from flockops.limit import select_names
+    from flockops.inventory.limit import select_names
 
     names = history.hosts()
     chosen, _ = select_names(limit, names, {"all": names})

@@ -13,18 +13,11 @@ from typing import Any
 import pytest
 
 from flockops.errors import InventoryError, UsageError
-from flockops.inventory import (
-    MASK,
-    Host,
-    Inventory,
-    Vaulted,
-    expand_hosts,
-    expand_range,
-    is_secret,
-    load_inventory,
-    mask_secrets,
-)
-from flockops.limit import parse_address, split_patterns
+from flockops.inventory.limit import parse_address, split_patterns
+from flockops.inventory.loader import load_inventory
+from flockops.inventory.model import Host, Inventory
+from flockops.inventory.ranges import expand_hosts, expand_range
+from flockops.inventory.secrets import MASK, Vaulted, is_secret, mask_secrets
 from flockops.remote.settings import target_for
 
 DATA = Path(__file__).resolve().parent / "data" / "inventory"
@@ -781,7 +774,7 @@ def test_pyyaml_is_imported_only_for_yaml_files(tmp_path: Path, files: dict[str,
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     inventory = tmp_path / next(iter(files))
-    code = ("import sys; from pathlib import Path; from flockops.inventory import load_inventory; "
+    code = ("import sys; from pathlib import Path; from flockops.inventory.loader import load_inventory; "
             f"inv = load_inventory(Path({str(inventory)!r})); print(len(inv.hosts), 'yaml' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     hosts = 3 if "node[01:03]" in files.get("hosts.ini", "") else 1

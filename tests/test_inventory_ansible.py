@@ -20,7 +20,8 @@ import pytest
 
 pytest.importorskip("ansible", reason="ansible-core is a test-only dependency: pip install ansible-core")
 
-from flockops.inventory import load_inventory, mask_secrets  # noqa: E402
+from flockops.inventory.loader import load_inventory
+from flockops.inventory.secrets import mask_secrets  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent
 DATA = TESTS / "data" / "inventory"

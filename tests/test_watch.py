@@ -347,7 +347,7 @@ def test_each_host_starts_python_once_and_its_values_still_change(tmp_path, worl
 
 @pytest.mark.skipif(not HAS_SSHD, reason="OpenSSH server not installed (.ci/run installs it)")
 def test_pool_reuses_connections_and_reopens_a_dropped_one(tmp_path, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from flockops.inventory import load_inventory
+    from flockops.inventory.loader import load_inventory
     from flockops.remote.fleet import FleetOptions, run_fleet
     from flockops.remote.pool import ConnectionPool
     from flockops.remote.settings import SshOptions, target_for

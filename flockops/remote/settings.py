@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flockops.errors import ConnectionFailure, InventoryError, UsageError
-from flockops.inventory import MASK, Vaulted, is_secret
+from flockops.inventory.secrets import MASK, Vaulted, is_secret
 
 if TYPE_CHECKING:
     import paramiko
 
-    from flockops.inventory import Host
+    from flockops.inventory.model import Host
 
 # Ansible's boolean words (module_utils/parsing/convert_bool.py), compared lower-cased and stripped.
 TRUE_WORDS = frozenset({"y", "yes", "on", "1", "true", "t"})

@@ -1,8 +1,8 @@
-"""YAML inventories and variables files, for :mod:`flockops.inventory`.
+"""YAML inventories and variables files.
 
 ansible-core's ``plugins/inventory/yaml.py`` read node by node, so that errors can name their line,
-and the group_vars/host_vars files. Apart from the inventory module because PyYAML costs every run
-about 25 ms to import, and an INI inventory without YAML variables files never needs it.
+and the group_vars/host_vars files. A module of its own because PyYAML is slow to import,
+and an INI inventory without YAML variables files never needs it.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from flockops.errors import InventoryError
-from flockops.inventory import Vaulted, expand_hosts, names_secret
+
+from .ranges import expand_hosts
+from .secrets import Vaulted, names_secret
 
 if TYPE_CHECKING:
-    from flockops.inventory import _Builder
+    from .builder import Builder
 
 _YAML_SECTIONS = ("vars", "children", "hosts")
 
@@ -123,7 +125,7 @@ def _kind(value: Any) -> str:
 class YamlReader:
     """ansible-core's yaml inventory plugin, reading node by node so that errors can name their line."""
 
-    def __init__(self, builder: _Builder, file: str, text: str) -> None:
+    def __init__(self, builder: Builder, file: str, text: str) -> None:
         self.b = builder
         self.file = file
         self.text = text
