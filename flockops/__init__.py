@@ -37,12 +37,12 @@ __all__ = ["__version__", "hookimpl", "collect_report", "best_node", "fit", "par
 
 # The Python API (issue 5; docs/ollama.md): name -> (module, attribute), imported on first use.
 #   report = flockops.collect_report(inventory="hosts.yml", ollama_urls=["http://10.0.0.7:11434"])
-#   place = flockops.best_node(report, flockops.parse_size("40GiB"))  # a capacity.Placement, or None
+#   place = flockops.best_node(report, flockops.parse_size("40GiB"))  # an ollama.capacity.Placement, or None
 _API = {
     "collect_report": ("api", "collect_report"),
-    "best_node": ("capacity", "best_node"),
-    "fit": ("capacity", "plan"),
-    "parse_size": ("capacity", "parse_size"),
+    "best_node": ("ollama.capacity", "best_node"),
+    "fit": ("ollama.capacity", "plan"),
+    "parse_size": ("ollama.capacity", "parse_size"),
 }
 
 

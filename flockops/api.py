@@ -1,7 +1,7 @@
 """The Python API, and the one place a report is gathered: devices and Ollama side by side.
 
 ``flockops report`` and ``flockops fit`` call :func:`gather`; a load balancer calls
-:func:`collect_report` and :func:`flockops.capacity.best_node` (both re-exported lazily by the package).
+:func:`collect_report` and :func:`flockops.ollama.capacity.best_node` (both re-exported lazily by the package).
 
 Ollama endpoints are asked from this machine, one thread each, started before the device probes so
 both run at once: a host's ``ollama_url`` (or ``ollama: true``) inventory variable, the
@@ -19,16 +19,16 @@ from typing import TYPE_CHECKING
 
 from flockops.agent.fields import printable
 from flockops.agent.model import FleetReport, HostReport
-from flockops.ollama import (
+from flockops.ollama.client import OllamaOptions
+from flockops.ollama.endpoints import (
     FROM_CLI,
-    Endpoint,
-    OllamaOptions,
+    OllamaEndpoint,
     OllamaUrlError,
-    Pending,
     endpoint_for,
     local_endpoint,
     normalize_url,
 )
+from flockops.ollama.query import Pending
 
 if TYPE_CHECKING:
     from flockops.agent.driver import Driver
@@ -36,14 +36,14 @@ if TYPE_CHECKING:
     from flockops.remote.settings import Target
 
 
-def url_endpoints(urls: Iterable[str]) -> list[Endpoint]:
+def url_endpoints(urls: Iterable[str]) -> list[OllamaEndpoint]:
     """``--ollama`` values as endpoints; raises UsageError for one that is not a URL."""
     from flockops.errors import UsageError
 
-    out: list[Endpoint] = []
+    out: list[OllamaEndpoint] = []
     for url in urls:
         try:
-            endpoint = Endpoint(normalize_url(url), FROM_CLI)
+            endpoint = OllamaEndpoint(normalize_url(url), FROM_CLI)
         except OllamaUrlError as exc:
             raise UsageError(f"--ollama {exc}") from None
         if endpoint not in out:

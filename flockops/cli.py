@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from flockops.check import Thresholds
     from flockops.history import History
     from flockops.inventory.model import Inventory
-    from flockops.ollama import OllamaOptions
+    from flockops.ollama.client import OllamaOptions
     from flockops.plugins import DriverRegistry
     from flockops.remote.pool import ConnectionPool
 
@@ -303,7 +303,7 @@ def _timeouts(text: str) -> tuple[float, float]:
 
 
 def _ollama_options(args: argparse.Namespace) -> OllamaOptions:
-    from flockops.ollama import OllamaOptions
+    from flockops.ollama.client import OllamaOptions
 
     connect, read = args.ollama_timeouts
     return OllamaOptions(connect_timeout_s=connect, read_timeout_s=read, infer=getattr(args, "infer", False),
@@ -439,8 +439,8 @@ class _DeadlineExceeded(BaseException):
 
 
 def _check_thresholds(args: argparse.Namespace) -> Thresholds:
-    from flockops.capacity import parse_size
     from flockops.check import State, Thresholds
+    from flockops.ollama.capacity import parse_size
 
     free_bytes = free_pct = None
     if args.min_free_vram:
@@ -560,7 +560,7 @@ def _run_check(args: argparse.Namespace) -> int:
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     """--- Ollama (issue 5): which GPUs and nodes can hold SIZE now. ---"""
-    from flockops.capacity import parse_margin, parse_size, plan
+    from flockops.ollama.capacity import parse_margin, parse_size, plan
 
     try:
         size = parse_size(args.size)
@@ -577,7 +577,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.output == "json":
         import json
 
-        from flockops.capacity import fit_to_dict
+        from flockops.ollama.capacity import fit_to_dict
 
         sys.stdout.write(json.dumps(fit_to_dict(result), indent=2) + "\n")
     else:
@@ -589,7 +589,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 def _model_size(name: str, fleet: FleetReport, options: OllamaOptions) -> tuple[str, int]:
     """A model's size from the /api/tags of the first Ollama in the report that knows it."""
-    from flockops.ollama import find_model, model_sizes
+    from flockops.ollama.query import find_model, model_sizes
 
     urls = [h.ollama.url for h in fleet.hosts if h.ollama is not None and h.ollama.status == "ok"]
     if not urls:

@@ -14,8 +14,8 @@ from flockops.agent.model import FleetReport, GpuSample, HostReport
 
 if TYPE_CHECKING:
     from flockops.agent.ollama_model import InferenceVerdict, OllamaModel
-    from flockops.capacity import FitResult
     from flockops.history import GpuSummary, Stats
+    from flockops.ollama.capacity import FitResult
     from flockops.watch import HostView
 
 NA = "N/A"

@@ -7,7 +7,7 @@ optionally a delay or a hold. A delay waits on an Event nobody sets, with the de
 
     with FakeOllama() as server:
         server.route("GET", "/api/ps", body=DATA / "ollama" / "ps" / "docs-mistral.json")
-        report = query(Endpoint(server.url))
+        report = query(OllamaEndpoint(server.url))
 """
 
 from __future__ import annotations

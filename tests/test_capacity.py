@@ -12,7 +12,7 @@ from ollama_server import FakeOllama, free_port
 import flockops
 from flockops.agent.model import DriverAttempt, FleetReport, GpuSample, HostReport
 from flockops.agent.ollama_model import OllamaModel, OllamaReport
-from flockops.capacity import default_margin, parse_margin, parse_size, plan
+from flockops.ollama.capacity import default_margin, parse_margin, parse_size, plan
 
 GIB = 1 << 30
 MIB = 1 << 20

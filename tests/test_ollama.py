@@ -16,22 +16,21 @@ from flockops.agent.codec import host_from_dict, host_to_dict, ollama_to_dict
 from flockops.agent.model import DriverAttempt, GpuSample, HostReport
 from flockops.agent.ollama_model import OllamaModel, OllamaReport
 from flockops.errors import InventoryError
-from flockops.ollama import (
+from flockops.ollama.client import OllamaOptions
+from flockops.ollama.endpoints import (
     DEFAULT_URL,
     FROM_CLI,
     FROM_DEFAULT,
     FROM_ENV,
     FROM_INVENTORY,
-    Endpoint,
-    OllamaOptions,
+    OllamaEndpoint,
     OllamaUrlError,
-    Pending,
     endpoint_for,
-    infer,
     local_endpoint,
     normalize_url,
-    query,
 )
+from flockops.ollama.inference import infer
+from flockops.ollama.query import Pending, query
 from flockops.remote.settings import Target
 from flockops.render import fleet_table, processor, until
 
@@ -62,7 +61,7 @@ NVML_USED = (DriverAttempt("nvml", "nvidia", "used", None, 10),)
 @pytest.mark.parametrize("case", PS_CASES, ids=lambda p: p.stem)
 def test_ps_case(case: Path, server: FakeOllama) -> None:
     server.route("GET", "/api/ps", body=case)
-    report = query(Endpoint(server.url, FROM_CLI), FAST)
+    report = query(OllamaEndpoint(server.url, FROM_CLI), FAST)
     got = ollama_to_dict(HostReport(host=server.url, ollama=report))
     assert got is not None
     assert got.pop("url") == server.url
@@ -72,7 +71,7 @@ def test_ps_case(case: Path, server: FakeOllama) -> None:
 def test_version_from_the_docs_example(server: FakeOllama) -> None:
     server.route("GET", "/api/ps", body=OLLAMA / "api-ps-ollama-docs-mistral-example.json")
     server.route("GET", "/api/version", body=OLLAMA / "api-version-ollama-docs-0.5.1-example.json")
-    report = query(Endpoint(server.url), FAST)
+    report = query(OllamaEndpoint(server.url), FAST)
     assert (report.status, report.version, report.error) == ("ok", "0.5.1", None)
     # Both requests went over one keep-alive connection, and nothing else was asked.
     assert [(r.method, r.path) for r in server.requests] == [("GET", "/api/ps"), ("GET", "/api/version")]
@@ -85,26 +84,26 @@ def test_version_from_the_docs_example(server: FakeOllama) -> None:
 def test_refused_on_the_implicit_default_is_not_running() -> None:
     port = free_port()
     started = time.monotonic()
-    report = query(Endpoint(f"http://127.0.0.1:{port}", FROM_DEFAULT), FAST)
+    report = query(OllamaEndpoint(f"http://127.0.0.1:{port}", FROM_DEFAULT), FAST)
     assert report.status == "not_running" and "refused" in (report.error or "")
     assert time.monotonic() - started < 0.5  # a refused connect is instant: the local report stays fast
-    assert query(Endpoint(f"http://127.0.0.1:{port}", FROM_ENV), FAST).status == "not_running"
+    assert query(OllamaEndpoint(f"http://127.0.0.1:{port}", FROM_ENV), FAST).status == "not_running"
 
 
 def test_refused_on_a_configured_endpoint_is_unreachable() -> None:
-    report = query(Endpoint(f"http://127.0.0.1:{free_port()}", FROM_INVENTORY), FAST)
+    report = query(OllamaEndpoint(f"http://127.0.0.1:{free_port()}", FROM_INVENTORY), FAST)
     assert report.status == "unreachable" and "connection refused" in (report.error or "")
 
 
 def test_unresolvable_name_is_unreachable() -> None:
-    report = query(Endpoint("http://no-such-host.invalid:11434", FROM_CLI), FAST)
+    report = query(OllamaEndpoint("http://no-such-host.invalid:11434", FROM_CLI), FAST)
     assert report.status == "unreachable" and "cannot resolve no-such-host.invalid" in (report.error or "")
 
 
 def test_slow_answer_times_out_with_its_reason(server: FakeOllama) -> None:
     server.route("GET", "/api/ps", body={"models": []}, hold=True)  # answers only once released
     started = time.monotonic()
-    report = query(Endpoint(server.url), OllamaOptions(read_timeout_s=0.3))
+    report = query(OllamaEndpoint(server.url), OllamaOptions(read_timeout_s=0.3))
     elapsed = time.monotonic() - started
     server.release.set()
     assert report.status == "error"
@@ -114,14 +113,14 @@ def test_slow_answer_times_out_with_its_reason(server: FakeOllama) -> None:
 
 def test_http_500_keeps_ollamas_own_message(server: FakeOllama) -> None:
     server.route("GET", "/api/ps", status=500, body={"error": "llama runner process has terminated"})
-    report = query(Endpoint(server.url), FAST)
+    report = query(OllamaEndpoint(server.url), FAST)
     assert report.status == "error"
     assert report.error == "/api/ps: HTTP 500 Internal Server Error: llama runner process has terminated"
 
 
 def test_garbage_is_not_json(server: FakeOllama) -> None:
     server.route("GET", "/api/ps", body="<html><body>It works!</body></html>")
-    report = query(Endpoint(server.url), FAST)
+    report = query(OllamaEndpoint(server.url), FAST)
     assert report.status == "error"
     assert report.error is not None and report.error.startswith("/api/ps: not JSON (is this an Ollama server?)")
     assert "It works!" in report.error
@@ -130,7 +129,7 @@ def test_garbage_is_not_json(server: FakeOllama) -> None:
 def test_old_server_plain_text_404(server: FakeOllama) -> None:
     # Ollama before 0.1.38 has no /api/ps: Go's default "404 page not found", text/plain.
     server.route("GET", "/api/version", body={"version": "0.1.32"})
-    report = query(Endpoint(server.url), FAST)
+    report = query(OllamaEndpoint(server.url), FAST)
     assert report.status == "error"
     assert report.error == "this Ollama predates /api/ps (added in 0.1.38): 404 page not found"
     assert report.version == "0.1.32"
@@ -138,14 +137,14 @@ def test_old_server_plain_text_404(server: FakeOllama) -> None:
 
 def test_malformed_entry_is_quoted(server: FakeOllama) -> None:
     server.route("GET", "/api/ps", body={"models": [{"name": "x", "size": "big"}]})
-    report = query(Endpoint(server.url), FAST)
+    report = query(OllamaEndpoint(server.url), FAST)
     assert report.status == "error" and "size is not a whole number" in (report.error or "")
     assert "'big'" in (report.error or "")
 
 
 def test_missing_version_route_is_no_error(server: FakeOllama) -> None:
     server.route("GET", "/api/ps", body={"models": []})
-    report = query(Endpoint(server.url), FAST)
+    report = query(OllamaEndpoint(server.url), FAST)
     assert (report.status, report.version) == ("ok", None)
 
 
@@ -156,7 +155,7 @@ def test_endpoints_are_asked_concurrently_each_with_its_deadline() -> None:
             fake.route("GET", "/api/ps", body={"models": []}, hold=True)
         servers[2].route("GET", "/api/ps", body=OLLAMA / "ps" / "docs-mistral.json")
         started = time.monotonic()
-        reports = Pending([Endpoint(s.url) for s in servers], OllamaOptions(read_timeout_s=0.6)).wait()
+        reports = Pending([OllamaEndpoint(s.url) for s in servers], OllamaOptions(read_timeout_s=0.6)).wait()
         elapsed = time.monotonic() - started
     finally:
         for fake in servers:
@@ -197,9 +196,9 @@ def test_normalize_url_refuses(value: str) -> None:
 
 
 def test_local_endpoint() -> None:
-    assert local_endpoint({}) == Endpoint(DEFAULT_URL, FROM_DEFAULT)
-    assert local_endpoint({"OLLAMA_HOST": "0.0.0.0:11500"}) == Endpoint("http://127.0.0.1:11500", FROM_ENV)
-    assert local_endpoint({"OLLAMA_HOST": "box:notaport"}) == Endpoint(DEFAULT_URL, FROM_DEFAULT)
+    assert local_endpoint({}) == OllamaEndpoint(DEFAULT_URL, FROM_DEFAULT)
+    assert local_endpoint({"OLLAMA_HOST": "0.0.0.0:11500"}) == OllamaEndpoint("http://127.0.0.1:11500", FROM_ENV)
+    assert local_endpoint({"OLLAMA_HOST": "box:notaport"}) == OllamaEndpoint(DEFAULT_URL, FROM_DEFAULT)
 
 
 @pytest.mark.parametrize(("variables", "url"), [
@@ -219,9 +218,9 @@ def test_inventory_variables(variables: dict[str, Any], url: str | None) -> None
 
 
 def test_inventory_ipv6_and_local_addresses() -> None:
-    assert endpoint_for(Target(name="v6", address="2001:db8::7", vars={"ollama": True})) == Endpoint(
+    assert endpoint_for(Target(name="v6", address="2001:db8::7", vars={"ollama": True})) == OllamaEndpoint(
         "http://[2001:db8::7]:11434", FROM_INVENTORY)
-    assert endpoint_for(Target(name="me", address="me", connection="local", vars={"ollama": True})) == Endpoint(
+    assert endpoint_for(Target(name="me", address="me", connection="local", vars={"ollama": True})) == OllamaEndpoint(
         "http://127.0.0.1:11434", FROM_INVENTORY)
 
 
@@ -406,7 +405,7 @@ def test_infer_without_the_model_says_why(server: FakeOllama) -> None:
 def test_infer_never_carries_a_vram_size(server: FakeOllama) -> None:
     server.route("GET", "/api/ps", body={"models": []})
     embed(server, total_ns=5_000_000)
-    report = query(Endpoint(server.url, FROM_CLI), OllamaOptions(infer=True, infer_runs=2))
+    report = query(OllamaEndpoint(server.url, FROM_CLI), OllamaOptions(infer=True, infer_runs=2))
     data = host_to_dict(HostReport(server.url, ollama=report))
     assert data["inference"]["verdict"] == "gpu-likely"
     assert not any("vram" in key or "bytes" in key for key in data["inference"])
