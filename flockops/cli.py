@@ -10,15 +10,15 @@ import enum
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flockops import __version__
 from flockops.errors import FlockopsError, InventoryError, UsageError
 
 if TYPE_CHECKING:
     from flockops.agent.driver import Driver
-    from flockops.agent.model import FleetReport, HostReport
-    from flockops.check import Thresholds
+    from flockops.agent.model import FleetReport
+    from flockops.check.rules import Thresholds
     from flockops.history import History
     from flockops.inventory.model import Inventory
     from flockops.ollama.client import OllamaOptions
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from flockops.remote.pool import ConnectionPool
 
 
-# `flockops check` speaks the monitoring-plugin codes (flockops.check.State); its UNKNOWN is
+# `flockops check` speaks the monitoring-plugin codes (flockops.check.rules.State); its UNKNOWN is
 # needed before that module is worth importing (usage errors), so it is spelt here once.
 CHECK_UNKNOWN = 3
 
@@ -218,7 +218,7 @@ def _temperature(text: str) -> float:
 def _notify_url(text: str) -> str:
     from urllib.parse import urlsplit
 
-    from flockops.checkrun import shown_url
+    from flockops.check.notify import shown_url
 
     try:
         parts = urlsplit(text)
@@ -433,13 +433,8 @@ def _collect_fleet(args: argparse.Namespace, drivers: Sequence[Driver],
                   ollama_options=_ollama_options(args))
 
 
-class _DeadlineExceeded(BaseException):
-    """Raised by the --deadline alarm. A BaseException, like KeyboardInterrupt, so that the
-    per-driver and per-host isolation (which catches Exception) lets it through."""
-
-
 def _check_thresholds(args: argparse.Namespace) -> Thresholds:
-    from flockops.check import State, Thresholds
+    from flockops.check.rules import State, Thresholds
     from flockops.ollama.capacity import parse_size
 
     free_bytes = free_pct = None
@@ -465,97 +460,37 @@ def _check_thresholds(args: argparse.Namespace) -> Thresholds:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     import contextlib
-    import signal
     from pathlib import Path
 
-    from flockops.checkrun import run_lock
+    from flockops.check.run import CheckRequest, DeadlineExceeded, deadline, host_timeout, run, run_lock
 
+    request = CheckRequest(thresholds=_check_thresholds(args), output=args.output, quiet=args.quiet,
+                           consecutive=int(args.consecutive), notify_url=args.notify,
+                           state_file=Path(args.state_file) if args.state_file else None,
+                           textfile_dir=args.textfile)
     lock = run_lock(Path(args.lock)) if args.lock else contextlib.nullcontext(True)
     with lock as acquired:
         if not acquired:
             sys.stdout.write(f"FLOCKOPS UNKNOWN - another flockops check holds {args.lock}; this run skipped\n")
             return CHECK_UNKNOWN
-        if args.deadline:
-            # Hosts get the deadline less a second; the alarm is the backstop for everything else.
-            args.timeout = max(0.5, min(args.timeout, args.deadline - 1.0))
-
-            def expire(signum: int, frame: object) -> None:
-                raise _DeadlineExceeded()
-
-            signal.signal(signal.SIGALRM, expire)
-            signal.setitimer(signal.ITIMER_REAL, args.deadline)
+        args.timeout = host_timeout(args.timeout, args.deadline)
         try:
-            return _run_check(args)
-        except _DeadlineExceeded:
+            with deadline(args.deadline):
+                result = run(request, lambda: _collect_check_fleet(args), _warn)
+                if result.prometheus is not None and args.textfile:
+                    _write_textfile(args.textfile, result.prometheus)
+        except DeadlineExceeded:
             sys.stdout.write(f"FLOCKOPS UNKNOWN - the check did not finish within its {args.deadline:g} s deadline\n")
             return CHECK_UNKNOWN
-        finally:
-            if args.deadline:
-                signal.setitimer(signal.ITIMER_REAL, 0)
+    sys.stdout.write(result.stdout)
+    return int(result.state)
 
 
-def _run_check(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from flockops.check import Item, State, evaluate, overall, thresholds_from_vars
-    from flockops.checkrun import (
-        apply_consecutive,
-        changes,
-        default_state_file,
-        load_state,
-        notify,
-        remember,
-        save_state,
-    )
-
-    base = _check_thresholds(args)
+def _collect_check_fleet(args: argparse.Namespace) -> tuple[FleetReport, dict[str, Any]]:
     registry = _registry()
     inventory = _load_inventory(args) if args.inventory else None
     fleet = _collect_fleet(args, registry.drivers, inventory)
-    host_vars = {h.name: h.vars for h in inventory.hosts} if inventory else {}
-
-    def thresholds_for(host: HostReport) -> Thresholds:
-        return thresholds_from_vars(base, host_vars.get(host.host, {}), host.host)
-
-    raw = evaluate(fleet, thresholds_for)
-    items = raw
-    if args.consecutive > 1 or args.notify:
-        state_file = Path(args.state_file) if args.state_file else default_state_file()
-        memory = load_state(state_file)
-        items = apply_consecutive(raw, memory, int(args.consecutive))
-        if args.notify:
-            for problem in notify(args.notify, changes(items, memory)):
-                _warn(problem)
-        try:
-            save_state(state_file, remember(raw, items, memory))
-        except OSError as exc:
-            # Unsaved, no streak ever reaches --consecutive: every run would hold its breaches back as OK.
-            said = f"cannot save the check state to {state_file}: {exc.strerror or exc}"
-            _warn(said)
-            items = [*items, Item("flockops", "flockops/state-file", State.UNKNOWN,
-                                  f"{said}; --consecutive and --notify cannot work without it")]
-    state = overall(items)
-    if args.textfile or args.output == "prometheus":
-        from flockops.prometheus import check_metrics, fleet_metrics
-
-        prometheus = check_metrics(fleet_metrics(fleet), items).text()
-        if args.textfile:
-            _write_textfile(args.textfile, prometheus)
-    if args.quiet and state == State.OK:
-        return state
-    if args.output == "prometheus":
-        sys.stdout.write(prometheus)
-    elif args.output == "json":
-        import json
-
-        payload = {"schema_version": 1, "state": state.name, "generated_at": fleet.generated_at,
-                   "items": [{"host": i.host, "check": i.key, "state": i.state.name, "text": i.text} for i in items]}
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
-    else:
-        from flockops.nagios import render
-
-        sys.stdout.write(render(items, state))
-    return state
+    return fleet, ({h.name: h.vars for h in inventory.hosts} if inventory else {})
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:

@@ -395,7 +395,7 @@ def summarize(history: History, since: float, until: float, hosts: Iterable[str]
     """Per GPU: min/mean/max VRAM used and temperature, time above the warning temperature (as
     ``flockops check`` sets it: ``Thresholds().temperature_limits``), and the host's time with an
     Ollama model spilled to CPU."""
-    from flockops.check import Thresholds
+    from flockops.check.rules import Thresholds
 
     chosen = None if hosts is None else list(hosts)
     thresholds = Thresholds()

@@ -88,7 +88,7 @@ def figure(series: Sequence[GpuSeries], since: float, until: float, max_gap_s: f
     import matplotlib.dates as mdates
     from matplotlib.figure import Figure
 
-    from flockops.check import Thresholds
+    from flockops.check.rules import Thresholds
 
     rows = max(1, len(series))
     fig = Figure(figsize=(13, 0.9 + 2.5 * rows), layout="constrained")

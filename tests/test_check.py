@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flockops.check.nagios import number, perfdatum, render
+from flockops.check.rules import State, Thresholds, evaluate, overall, thresholds_from_vars
+from flockops.check.run import run_lock
+from flockops.check.state import Memory, apply_consecutive, changes, load_state, remember, save_state
 from prometheus_client.parser import text_string_to_metric_families
 
 from flockops.agent.model import FleetReport, GpuSample, HostError, HostReport
-from flockops.check import State, Thresholds, evaluate, overall, thresholds_from_vars
-from flockops.checkrun import Memory, apply_consecutive, changes, load_state, remember, run_lock, save_state
 from flockops.errors import UsageError
-from flockops.nagios import number, perfdatum, render
 from flockops.prometheus import check_metrics, fleet_metrics, write_textfile
 
 GIB = 1 << 30
@@ -119,7 +120,7 @@ def test_nagios_first_line_perfdata_and_problem_lines() -> None:
 
 
 def test_perfdata_numbers_are_c_locale_and_labels_quoted() -> None:
-    from flockops.check import Perf
+    from flockops.check.rules import Perf
 
     assert number(85899345920.0) == "85899345920" and number(0.5) == "0.5" and number(62.25) == "62.25"
     assert perfdatum(Perf("it's=odd", 1.0)) == "'it''s_odd'=1"

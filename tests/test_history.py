@@ -60,7 +60,7 @@ def test_default_path_follows_xdg() -> None:
     home = Path(pwd.getpwuid(os.getuid()).pw_dir)
     for env in ({"HOME": ""}, {"HOME": "relative"}, {"XDG_DATA_HOME": "data", "HOME": ""}, {}):
         assert default_db_path(env) == home / ".local/share/flockops/history.sqlite", env
-    from flockops.checkrun import default_state_file
+    from flockops.check.state import default_state_file
 
     assert default_state_file({"HOME": ""}) == home / ".local/state/flockops/check-state.json"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flockops.check import Item, Perf, State, problems
+from .rules import Item, Perf, State, problems
 
 SUMMARY_ITEMS = 3
 
