@@ -51,7 +51,7 @@ def __getattr__(name: str) -> Any:
     # they also run inside the remote probe, where only the standard library is sure.
     if name == "hookimpl":
         try:
-            from flockops.hookspecs import hookimpl
+            from flockops.plugins.hookspecs import hookimpl
 
             return hookimpl
         except ImportError:

@@ -100,7 +100,7 @@ def collect_report(inventory: str | os.PathLike[str] | Sequence[str | os.PathLik
     known only by their Ollama URL. Inventory
     errors raise :class:`flockops.errors.InventoryError`; per-host failures are in the report.
     """
-    from flockops.plugins import get_plugin_manager, load_drivers
+    from flockops.plugins.manager import get_plugin_manager, load_drivers
 
     options = ollama_options or OllamaOptions()
     if infer and not options.infer:

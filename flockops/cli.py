@@ -19,10 +19,10 @@ if TYPE_CHECKING:
     from flockops.agent.driver import Driver
     from flockops.agent.model import FleetReport
     from flockops.check.rules import Thresholds
-    from flockops.history import History
+    from flockops.history.store import History
     from flockops.inventory.model import Inventory
     from flockops.ollama.client import OllamaOptions
-    from flockops.plugins import DriverRegistry
+    from flockops.plugins.manager import DriverRegistry
     from flockops.remote.pool import ConnectionPool
 
 
@@ -335,7 +335,7 @@ def _warn(message: str) -> None:
 
 
 def _registry() -> DriverRegistry:
-    from flockops.plugins import get_plugin_manager, load_drivers
+    from flockops.plugins.manager import get_plugin_manager, load_drivers
 
     registry = load_drivers(get_plugin_manager())
     for plugin, reason in registry.failures:
@@ -353,23 +353,23 @@ def _cmd_report(args: argparse.Namespace) -> int:
     history = _open_history(args)  # issue 7: --record; a bad --db fails before any host is asked
     fleet = _collect_fleet(args, registry.drivers)
     if args.output == "json":
-        from flockops.render import to_json
+        from flockops.render.report import to_json
 
         sys.stdout.write(to_json(fleet))
     elif args.output == "csv":
-        from flockops.render import to_csv
+        from flockops.render.report import to_csv
 
         sys.stdout.write(to_csv(fleet))
     elif args.output == "prometheus":
-        from flockops.prometheus import fleet_metrics
+        from flockops.render.prometheus import fleet_metrics
 
         sys.stdout.write(fleet_metrics(fleet).text())
     else:
-        from flockops.render import fleet_table
+        from flockops.render.report import fleet_table
 
         sys.stdout.write(fleet_table(fleet, verbose=args.verbose, summary=args.summary))
     if args.textfile:
-        from flockops.prometheus import fleet_metrics
+        from flockops.render.prometheus import fleet_metrics
 
         _write_textfile(args.textfile, fleet_metrics(fleet).text())
     if history is not None:
@@ -395,7 +395,7 @@ def _load_inventory(args: argparse.Namespace) -> Inventory:
 
 
 def _write_textfile(directory: str, text: str) -> None:
-    from flockops.prometheus import write_textfile
+    from flockops.render.prometheus import write_textfile
 
     try:
         write_textfile(directory, text)
@@ -516,7 +516,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
         sys.stdout.write(json.dumps(fit_to_dict(result), indent=2) + "\n")
     else:
-        from flockops.render import fit_table
+        from flockops.render.fit import fit_table
 
         sys.stdout.write(fit_table(result))
     return ExitCode.OK if result.candidates else ExitCode.NO_FIT
@@ -561,7 +561,7 @@ def _cmd_drivers(args: argparse.Namespace) -> int:
                  "reason": reason} for d, reason in results]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return ExitCode.OK
-    from flockops.render import simple_table
+    from flockops.render.table import simple_table
 
     sys.stdout.write(simple_table(
         [[d.name, d.vendor, d.priority, "yes" if reason is None else "no", reason or ""] for d, reason in results],
@@ -571,7 +571,7 @@ def _cmd_drivers(args: argparse.Namespace) -> int:
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
-    from flockops.plugins import get_plugin_manager
+    from flockops.plugins.manager import get_plugin_manager
 
     info = get_plugin_manager().info
     if args.output == "json":
@@ -581,7 +581,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
                  "error": p.error} for p in info]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return ExitCode.OK
-    from flockops.render import simple_table
+    from flockops.render.table import simple_table
 
     sys.stdout.write(simple_table(
         [[p.name, p.version, ", ".join(p.hooks), "built-in" if p.builtin else "entry point", p.error or ""]
@@ -657,7 +657,8 @@ def _open_history(args: argparse.Namespace) -> History | None:
         return None
     from pathlib import Path
 
-    from flockops.history import History, default_db_path, parse_duration
+    from flockops.history.periods import parse_duration
+    from flockops.history.store import History, default_db_path
 
     try:
         args.retention_s = parse_duration(args.retention)
@@ -667,8 +668,9 @@ def _open_history(args: argparse.Namespace) -> History | None:
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:
-    from flockops.render import watch_table
-    from flockops.watch import Screen, Tick, header, run
+    from flockops.render.watch import watch_table
+    from flockops.watch.loop import Tick, run
+    from flockops.watch.screen import Screen, header
 
     registry = _registry()
     unknown = sorted(set(args.driver or ()) - {d.name for d in registry.drivers})
@@ -726,7 +728,9 @@ def _cmd_history(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from flockops.history import History, default_db_path, parse_since, select_hosts, summarize, summary_to_dict
+    from flockops.history.periods import parse_since
+    from flockops.history.store import History, default_db_path
+    from flockops.history.summary import select_hosts, summarize, summary_to_dict
 
     now = time.time()
     try:
@@ -734,7 +738,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if args.plot or args.html:
-        from flockops.plot import check_plot_path, require_matplotlib
+        from flockops.history.plot import check_plot_path, require_matplotlib
 
         require_matplotlib()
         if args.plot:
@@ -746,7 +750,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
             raise UsageError(f"no recorded host matches {args.limit!r} (recorded: {', '.join(history.hosts())})")
         summaries = summarize(history, since, now, hosts)
         if args.plot or args.html:
-            from flockops.plot import write_html, write_plot
+            from flockops.history.plot import write_html, write_plot
 
             series = history.gpu_series(since, now, hosts)
             spills = history.spill_polls(since, now, hosts)
@@ -760,7 +764,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
 
         sys.stdout.write(json.dumps(summary_to_dict(summaries, path, since, now), indent=2) + "\n")
     else:
-        from flockops.render import history_heading, history_table
+        from flockops.render.history import history_heading, history_table
 
         sys.stdout.write(history_heading(summaries, path, since, now) + "\n")
         if summaries:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from flockops.agent.model import FleetReport, GpuSample, HostError, HostReport
 from flockops.agent.ollama_model import OllamaModel, OllamaReport
-from flockops.history import History
+from flockops.history.store import History
 
 GIB = 1 << 30
 STEP_S = 300.0

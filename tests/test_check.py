@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from flockops.agent.model import FleetReport, GpuSample, HostError, HostReport
 from flockops.check.nagios import number, perfdatum, render
 from flockops.check.rules import State, Thresholds, evaluate, overall, thresholds_from_vars
 from flockops.check.run import run_lock
 from flockops.check.state import Memory, apply_consecutive, changes, load_state, remember, save_state
-from prometheus_client.parser import text_string_to_metric_families
-
-from flockops.agent.model import FleetReport, GpuSample, HostError, HostReport
 from flockops.errors import UsageError
-from flockops.prometheus import check_metrics, fleet_metrics, write_textfile
+from flockops.render.prometheus import check_metrics, fleet_metrics, write_textfile
 
 GIB = 1 << 30
 

@@ -17,7 +17,9 @@ from history_data import build
 from flockops.agent.model import FleetReport, GpuSample, HostError, HostReport
 from flockops.agent.ollama_model import OllamaModel, OllamaReport
 from flockops.errors import UsageError
-from flockops.history import History, default_db_path, held, parse_duration, parse_since, select_hosts, summarize
+from flockops.history.periods import parse_duration, parse_since
+from flockops.history.store import History, default_db_path
+from flockops.history.summary import held, select_hosts, summarize
 
 GIB = 1 << 30
 T0 = 1_750_000_000.0  # an injected "now": 2025-06-15

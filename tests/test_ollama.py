@@ -32,7 +32,8 @@ from flockops.ollama.endpoints import (
 from flockops.ollama.inference import infer
 from flockops.ollama.query import Pending, query
 from flockops.remote.settings import Target
-from flockops.render import fleet_table, processor, until
+from flockops.render.ollama import processor, until
+from flockops.render.report import fleet_table
 
 OLLAMA = DATA / "ollama"
 PS_CASES = sorted(p for p in (OLLAMA / "ps").glob("*.json") if not p.name.endswith(".expected.json"))

@@ -60,7 +60,7 @@ def test_bad_plot_name(tmp_path: Path, day_db: Path, flockops) -> None:  # type:
 
 @needs_matplotlib
 def test_an_empty_period_still_draws(tmp_path: Path) -> None:
-    from flockops.plot import write_plot
+    from flockops.history.plot import write_plot
 
     out = tmp_path / "empty.png"
     assert write_plot(out, [], time.time() - 3600, time.time()) == []
@@ -68,7 +68,7 @@ def test_an_empty_period_still_draws(tmp_path: Path) -> None:
 
 
 def test_missing_matplotlib_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    from flockops.plot import require_matplotlib
+    from flockops.history.plot import require_matplotlib
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     with pytest.raises(UsageError, match=r"pip install 'flockops\[plot\]'"):

@@ -11,7 +11,7 @@ import pytest
 import flockops
 from flockops.agent.driver import Context, Driver
 from flockops.agent.model import GpuSample
-from flockops.plugins import get_plugin_manager, load_drivers
+from flockops.plugins.manager import get_plugin_manager, load_drivers
 
 DRIVER_SOURCE = '''
 import flockops
@@ -254,7 +254,7 @@ def test_probe_side_modules_do_not_import_ui_or_ssh(module: str) -> None:
 def test_entry_point_scanner_agrees_with_importlib_metadata() -> None:
     from importlib import metadata
 
-    from flockops.entrypoints import entry_points
+    from flockops.plugins.entrypoints import entry_points
 
     for group in ("console_scripts", "flockops"):
         ours = sorted((e.name, e.value, e.dist_version) for e in entry_points(group))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flockops.agent.model import FleetReport, GpuSample, HostError, HostReport
-from flockops.render import fleet_totals, summary_table
+from flockops.render.report import fleet_totals, summary_table
 
 GIB = 1 << 30
 
@@ -30,7 +30,7 @@ def test_csv_has_a_row_for_a_host_without_gpus_saying_why() -> None:
     import csv
     import io
 
-    from flockops.render import to_csv
+    from flockops.render.report import to_csv
 
     down = HostReport("down", errors=(HostError("unreachable", "ssh", "connection refused"),))
     live = GpuSample(vendor="nvidia", index=0, source="nvml", memory_total_bytes=80 * GIB)

@@ -28,8 +28,9 @@ from conftest import base_env
 from nvmlfake import write_config
 
 from flockops.agent.model import FleetReport, GpuSample, HostError, HostReport
-from flockops.render import watch_table
-from flockops.watch import Screen, merge, run
+from flockops.render.watch import watch_table
+from flockops.watch.loop import merge, run
+from flockops.watch.screen import Screen
 
 GIB = 1 << 30
 HAS_SSHD = shutil.which("sshd") is not None or Path("/usr/sbin/sshd").exists()

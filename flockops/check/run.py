@@ -126,7 +126,7 @@ def run(request: CheckRequest, collect: Callable[[], tuple[FleetReport, Mapping[
     state = overall(items)
     prometheus = None
     if request.textfile_dir or request.output == "prometheus":
-        from flockops.prometheus import check_metrics, fleet_metrics
+        from flockops.render.prometheus import check_metrics, fleet_metrics
 
         prometheus = check_metrics(fleet_metrics(fleet), items).text()
     if request.quiet and state == State.OK:

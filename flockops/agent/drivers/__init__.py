@@ -1,7 +1,7 @@
 """Built-in vendor drivers, one module each.
 
 Driver modules need only the standard library and their vendor binding (no pluggy),
-so they also run inside the remote probe. ``flockops.plugins`` registers each of them
+so they also run inside the remote probe. ``flockops.plugins.manager`` registers each of them
 as a plugin through the same ``register_drivers`` hook third-party plugins implement.
 """
 

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flockops.errors import UsageError
-from flockops.history import MAX_GAP_S, GpuSeries, GpuSummary, held
-from flockops.render import duration
+from flockops.render.units import duration
+
+from .store import GpuSeries
+from .summary import MAX_GAP_S, GpuSummary, held
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -209,7 +211,7 @@ def svg_text(series: Sequence[GpuSeries], since: float, until: float,
 def write_html(path: Path, series: Sequence[GpuSeries], summaries: Sequence[GpuSummary], since: float,
                until: float, spills: Mapping[str, Sequence[tuple[float, bool]]] | None = None) -> list[str]:
     """One self-contained page: the summary table and the chart inline as SVG (no external file)."""
-    from flockops.render import history_table
+    from flockops.render.history import history_table
 
     shown, warnings = _shown(series)
     start, end = datetime.fromtimestamp(since), datetime.fromtimestamp(until)

@@ -1,23 +1,11 @@
-"""`flockops watch`: the fleet table, refreshed in place every few seconds.
-
-Each refresh collects the fleet as ``flockops report`` does, with the SSH connections kept open
-between refreshes (:class:`flockops.connection.ConnectionPool`). A host that stops answering keeps
-its last good data on screen, marked STALE with its age, instead of vanishing.
-
-On a terminal each frame is drawn over the last one with plain ANSI sequences (cursor home, clear
-to end of line, clear below): no curses. Anywhere else (a pipe, a log file) every refresh prints
-one table, with a blank line between them, and no escape codes.
-"""
+"""The refresh loop: collect, record, merge with the last good data, show; every few seconds."""
 
 from __future__ import annotations
 
-import os
 import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import TextIO
 
 from flockops.agent.model import FleetReport, HostError, HostReport
 
@@ -72,53 +60,6 @@ class Tick:
     @property
     def stale(self) -> int:
         return sum(v.stale for v in self.views)
-
-
-class Screen:
-    """Shows frames: drawn in place on a terminal, one after another elsewhere."""
-
-    def __init__(self, out: TextIO, tty: bool) -> None:
-        self.out = out
-        self.tty = tty
-        self.frames = 0
-
-    def _size(self) -> os.terminal_size:
-        try:
-            size = os.get_terminal_size(self.out.fileno())
-        except (OSError, ValueError):
-            size = os.terminal_size((0, 0))
-        # A terminal that says 0x0 (a pty nobody sized: script, some CI) would cut every line to nothing.
-        return os.terminal_size((size.columns or 100, size.lines or 40))
-
-    def show(self, text: str) -> None:
-        lines = text.rstrip("\n").split("\n")
-        if not self.tty:
-            self.out.write(("\n" if self.frames else "") + "\n".join(lines) + "\n")
-        else:
-            columns, rows = self._size()
-            if len(lines) > rows:
-                hidden = len(lines) - rows + 1
-                lines = lines[:rows - 1] + [f"... {hidden} more lines: a taller window, --summary or -l shows them"]
-            # Over-long lines would wrap and push the frame off the screen.
-            lines = [line[:columns] for line in lines]
-            start = "\x1b[?25l\x1b[2J" if not self.frames else ""  # hide the cursor, clear once
-            self.out.write(start + "\x1b[H" + "\x1b[K\n".join(lines) + "\x1b[K\x1b[J")
-        self.out.flush()
-        self.frames += 1
-
-    def close(self) -> None:
-        """Leave the last frame on screen, the cursor below it and visible again."""
-        if self.tty and self.frames:
-            self.out.write("\x1b[J\n\x1b[?25h")
-            self.out.flush()
-
-
-def header(tick: Tick, interval_s: float, count: int | None, tty: bool) -> str:
-    shown = datetime.fromtimestamp(tick.started_at).strftime("%H:%M:%S")
-    of = f"/{count}" if count else ""
-    quit_hint = " | Ctrl-C quits" if tty else ""
-    return (f"flockops watch | every {interval_s:g} s | refresh {tick.number}{of} at {shown} | "
-            f"took {tick.wall_s:.2f} s{quit_hint}")
 
 
 def _cpu_s() -> float:

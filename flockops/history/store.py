@@ -1,28 +1,16 @@
-"""Recorded history: every GPU sample and Ollama placement in an embedded SQLite database.
+"""The history database: every GPU sample and Ollama placement, in an embedded SQLite file.
 
-``flockops report --record`` (from cron) and ``flockops watch --record`` append to the same file at
-once, so the database runs in WAL mode (readers never block the writer), waits for the lock
-(``busy_timeout``) instead of failing with "database is locked", and writes each run in one short
-``BEGIN IMMEDIATE`` transaction. Old rows are pruned in that same transaction (``--retention``).
-
-Durations over time ("time above the warning temperature", "time with a model spilled") are
-counted from sample intervals: a sample's state holds until the next sample of the same GPU (or
-host), but never longer than :data:`MAX_GAP_S`, so a recorder that stopped for a night does not
-count the night. The last sample of a series counts nothing: what came after it is unknown.
-
-Timestamps are Unix seconds (UTC). Every function that needs the time takes ``now``.
-Standard library only; imported by the CLI only when ``--record`` or ``history`` asks for it.
+WAL mode (readers never block the writer), a busy timeout instead of "database is locked", and one
+short ``BEGIN IMMEDIATE`` transaction per run, which also prunes rows older than the retention.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sqlite3
-import statistics
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,10 +19,9 @@ from flockops.agent.model import FleetReport, GpuSample, spilled
 from flockops.errors import UsageError
 
 SCHEMA_VERSION = 1
+
 DEFAULT_RETENTION_S = 30 * 86400.0
-DEFAULT_SINCE_S = 86400.0
-# The longest a sample is taken to hold (cron every 15 minutes still counts in full).
-MAX_GAP_S = 900.0
+
 BUSY_TIMEOUT_S = 30.0
 
 _SCHEMA = """
@@ -86,40 +73,6 @@ def default_db_path(env: Mapping[str, str] | None = None) -> Path:
 
     base = xdg_path(os.environ if env is None else env, "XDG_DATA_HOME", (".local", "share"))
     return base / "flockops" / "history.sqlite"
-
-
-_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
-# The unit is required: a bare "30" meant 30 seconds to --retention, which deleted a day of history.
-# Lower case only: "30M" reads as months to many, and flockops's m is minutes.
-_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(s|min|m|h|d|w)\s*$")
-_LONGEST_S = 100 * 365 * 86400.0
-
-
-def parse_duration(text: str) -> float:
-    """"30d", "24h", "90m" or "90min", "45s", "2w", in seconds; ValueError otherwise."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"not a duration: {text!r} (a number and a unit: 30d, 24h, 90m, 45s, 2w)")
-    value = float(match.group(1)) * _UNITS[match.group(2)]
-    if value <= 0:
-        raise ValueError(f"a duration must be more than 0: {text!r}")
-    if value > _LONGEST_S:
-        raise ValueError(f"a duration of more than 100 years: {text!r}")
-    return value
-
-
-def parse_since(text: str, now: float) -> float:
-    """``--since``: a duration back from ``now`` ("24h") or a date and time ("2025-06-01T08:00")."""
-    try:
-        return now - parse_duration(text)
-    except ValueError:
-        pass
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(text.strip()).timestamp()
-    except ValueError:
-        raise ValueError(f"--since: not a duration or date: {text!r} (try 24h, 7d or 2025-06-01T08:00)") from None
 
 
 class History:
@@ -347,125 +300,3 @@ class GpuSeries:
     def label(self) -> str:
         name = next((r.name for r in reversed(self.rows) if r.name), None)
         return f"{self.host} GPU {self.gpu_index}" + (f" ({name})" if name else "")
-
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    minimum: float
-    mean: float
-    maximum: float
-
-
-@dataclass(frozen=True, slots=True)
-class GpuSummary:
-    """One GPU over the asked period. ``None``: no sample could tell."""
-
-    host: str
-    gpu_index: int
-    name: str | None
-    uuid: str | None
-    samples: int
-    first_ts: float
-    last_ts: float
-    memory_used_bytes: Stats | None
-    memory_total_bytes: int | None  # the largest seen
-    temperature_c: Stats | None
-    warn_temperature_c: float | None
-    warn_origin: str | None
-    above_warn_s: float | None
-    # The host's Ollama: time with a model split or on CPU; None when its Ollama never answered.
-    ollama_spilled_s: float | None
-
-
-def held(times: Sequence[float], max_gap_s: float = MAX_GAP_S) -> list[float]:
-    """How long each sample's state is taken to hold: until the next sample, at most ``max_gap_s``;
-    the last one holds 0 s."""
-    return [min(b - a, max_gap_s) for a, b in zip(times, times[1:], strict=False)] + [0.0] * bool(times)
-
-
-def _stats(values: Iterable[float | None]) -> Stats | None:
-    known = [float(v) for v in values if v is not None]
-    if not known:
-        return None
-    return Stats(min(known), statistics.fmean(known), max(known))
-
-
-def summarize(history: History, since: float, until: float, hosts: Iterable[str] | None = None,
-              max_gap_s: float = MAX_GAP_S) -> list[GpuSummary]:
-    """Per GPU: min/mean/max VRAM used and temperature, time above the warning temperature (as
-    ``flockops check`` sets it: ``Thresholds().temperature_limits``), and the host's time with an
-    Ollama model spilled to CPU."""
-    from flockops.check.rules import Thresholds
-
-    chosen = None if hosts is None else list(hosts)
-    thresholds = Thresholds()
-    spill = {host: sum(h for (_, is_spilled), h in zip(polls, held([t for t, _ in polls], max_gap_s),
-                                                         strict=True) if is_spilled)
-             for host, polls in history.spill_polls(since, until, chosen).items()}
-    out = []
-    for series in history.gpu_series(since, until, chosen):
-        rows = [r for r in series.rows if not r.lost]
-        last = series.rows[-1]
-        above: float | None = None
-        warn = origin = None
-        temps = [(r, h) for r, h in zip(series.rows, held([r.ts for r in series.rows], max_gap_s), strict=True)
-                 if r.temperature_c is not None and not r.lost]
-        if temps:
-            above = 0.0
-            for row, hold in temps:
-                warn, _, origin = thresholds.temperature_limits(row.gpu())
-                if row.temperature_c is not None and row.temperature_c >= warn:
-                    above += hold
-        totals = [r.memory_total_bytes for r in rows if r.memory_total_bytes is not None]
-        out.append(GpuSummary(
-            host=series.host, gpu_index=series.gpu_index,
-            name=next((r.name for r in reversed(series.rows) if r.name), None),
-            uuid=next((r.uuid for r in reversed(series.rows) if r.uuid), None),
-            samples=len(series.rows), first_ts=series.rows[0].ts, last_ts=last.ts,
-            memory_used_bytes=_stats(r.memory_used_bytes for r in rows),
-            memory_total_bytes=max(totals) if totals else None,
-            temperature_c=_stats(r.temperature_c for r in rows),
-            warn_temperature_c=warn, warn_origin=origin, above_warn_s=above,
-            ollama_spilled_s=spill.get(series.host),
-        ))
-    gpu_hosts = {s.host for s in out}
-    # An Ollama-only node (known by URL) has no GPU rows: it still gets a line for its spill time.
-    for host, seconds in spill.items():
-        if host not in gpu_hosts:
-            out.append(GpuSummary(host, -1, None, None, 0, since, until, None, None, None, None, None, None,
-                                  seconds))
-    return out
-
-
-def summary_to_dict(summaries: Sequence[GpuSummary], db: Path, since: float, until: float) -> dict[str, Any]:
-    from datetime import datetime, timezone
-
-    def iso(ts: float) -> str:
-        return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
-
-    def stats(s: Stats | None) -> dict[str, float] | None:
-        return None if s is None else {"min": s.minimum, "mean": s.mean, "max": s.maximum}
-
-    return {
-        "schema_version": 1, "db": str(db), "since": iso(since), "until": iso(until),
-        "gpus": [{
-            "host": s.host, "gpu_index": None if s.gpu_index < 0 else s.gpu_index, "name": s.name, "uuid": s.uuid,
-            "samples": s.samples, "first_at": iso(s.first_ts) if s.samples else None,
-            "last_at": iso(s.last_ts) if s.samples else None,
-            "memory_used_bytes": stats(s.memory_used_bytes), "memory_total_bytes": s.memory_total_bytes,
-            "temperature_c": stats(s.temperature_c), "warn_temperature_c": s.warn_temperature_c,
-            "warn_origin": s.warn_origin, "above_warn_s": s.above_warn_s, "ollama_spilled_s": s.ollama_spilled_s,
-        } for s in summaries],
-    }
-
-
-def select_hosts(history: History, limit: str | None) -> list[str] | None:
-    """``-l PATTERN`` over the recorded host names (globs, ~regex, a:b, a:!b, as for an inventory)."""
-    if limit is None:
-        return None
-    from flockops.inventory.limit import select_names
-
-    names = history.hosts()
-    chosen, _ = select_names(limit, names, {"all": names})
-    return chosen
-

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 
 import pluggy
 
-from flockops import __version__, hookspecs
+from flockops import __version__
 from flockops.agent.driver import Driver, contract_problem
 from flockops.agent.drivers import BUILTIN_DRIVERS
-from flockops.entrypoints import entry_points
+
+from . import hookspecs
+from .entrypoints import entry_points
 
 ENTRY_POINT_GROUP = "flockops"
 DISABLE_ENV = "FLOCKOPS_DISABLE_PLUGINS"

@@ -1,0 +1,32 @@
+"""``flockops fit``: where a model of a given size fits now, best first."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .table import simple_table
+from .units import deg, gib
+
+if TYPE_CHECKING:
+    from flockops.ollama.capacity import FitResult
+
+
+def fit_table(result: FitResult) -> str:
+    asked = f"{result.model} ({gib(result.size_bytes)})" if result.model else gib(result.size_bytes)
+    needed = f"{asked} + {gib(result.margin_bytes)} margin = {gib(result.needed_bytes)}"
+    out: list[str] = []
+    for host, placement in result.loaded_on:
+        out.append(f"{result.model} is already loaded on {host} (placement: {placement}).")
+    if result.candidates:
+        out.append(f"Can hold {needed} now, best first:")
+        rows = [[str(rank), p.host, ",".join(str(i) for i in p.gpus), gib(p.free_bytes), gib(p.headroom_bytes),
+                 deg(p.temperature_c), "one GPU" if p.kind == "gpu" else f"split over {len(p.gpus)} GPUs",
+                 p.source] for rank, p in enumerate(result.candidates, 1)]
+        out.append(simple_table(rows, ["Rank", "Host", "GPU", "Free", "Headroom", "Temp", "Placement",
+                                       "Source"]).rstrip("\n"))
+    else:
+        out.append(f"Nothing can hold {needed} now.")
+    if result.skipped:
+        out.append("Skipped:")
+        out.extend(f"  {s.host}{'' if s.gpu is None else f' GPU {s.gpu}'}: {s.reason}" for s in result.skipped)
+    return "\n".join(out) + "\n"
