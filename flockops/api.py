@@ -1,7 +1,9 @@
-"""The Python API, and the one place a report is gathered: devices and Ollama side by side.
+"""The Python API, and the one place a report is assembled: devices and Ollama side by side.
 
-``flockops report`` and ``flockops fit`` call :func:`gather`; a load balancer calls
-:func:`collect_report` and :func:`flockops.ollama.capacity.best_node` (both re-exported lazily by the package).
+Every command that collects (``report``, ``check``, ``fit``, ``watch``) and a load balancer calling
+:func:`collect_report` go through :func:`prepare`, which resolves what to ask once (drivers, the
+inventory, the hosts a limit selects: every error a person can fix is raised here, before any host
+is contacted), and :meth:`Collection.collect`, which asks it (``watch`` asks every refresh).
 
 Ollama endpoints are asked from this machine, one thread each, started before the device probes so
 both run at once: a host's ``ollama_url`` (or ``ollama: true``) inventory variable, the
@@ -13,12 +15,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from flockops.agent.fields import printable
 from flockops.agent.model import FleetReport, HostReport
+from flockops.errors import UsageError
 from flockops.ollama.client import OllamaOptions
 from flockops.ollama.endpoints import (
     FROM_CLI,
@@ -28,18 +31,22 @@ from flockops.ollama.endpoints import (
     local_endpoint,
     normalize_url,
 )
-from flockops.ollama.query import Pending
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from flockops.agent.driver import Driver
+    from flockops.inventory.model import Inventory
     from flockops.remote.fleet import FleetOptions
+    from flockops.remote.pool import ConnectionPool
     from flockops.remote.settings import Target
+
+    # An inventory source as -i takes it (a file or a directory), or several read as one.
+    Sources: TypeAlias = "str | os.PathLike[str] | Sequence[str | os.PathLike[str]]"
 
 
 def url_endpoints(urls: Iterable[str]) -> list[OllamaEndpoint]:
     """``--ollama`` values as endpoints; raises UsageError for one that is not a URL."""
-    from flockops.errors import UsageError
-
     out: list[OllamaEndpoint] = []
     for url in urls:
         try:
@@ -56,6 +63,8 @@ def gather(targets: Sequence[Target] | None, drivers: Sequence[Driver], *,
            ollama_urls: Iterable[str] = (), local_ollama: bool = True,
            ollama_options: OllamaOptions | None = None, env: Mapping[str, str] | None = None) -> FleetReport:
     """The report for ``targets`` (None: this machine) plus the Ollama-only nodes, in that order."""
+    from flockops.ollama.query import Pending
+
     env = os.environ if env is None else env
     if targets is None:
         per_host = [local_endpoint(env) if local_ollama else None]
@@ -87,47 +96,114 @@ def gather(targets: Sequence[Target] | None, drivers: Sequence[Driver], *,
     return FleetReport(hosts=tuple(joined), generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
-def collect_report(inventory: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
-                   limit: str | None = None,
+@dataclass(frozen=True)
+class Collection:
+    """What a report asks, resolved: the drivers, and this machine or the inventory's chosen hosts."""
+
+    drivers: tuple[Driver, ...]
+    selected_drivers: tuple[str, ...] | None
+    inventory: Inventory | None
+    targets: tuple[Target, ...] | None  # None: this machine
+    fleet_options: FleetOptions | None
+    ollama_urls: tuple[str, ...]
+    local_ollama: bool
+    ollama_options: OllamaOptions
+
+    def collect(self) -> FleetReport:
+        return gather(self.targets, self.drivers, fleet_options=self.fleet_options,
+                      selected_drivers=self.selected_drivers, ollama_urls=self.ollama_urls,
+                      local_ollama=self.local_ollama, ollama_options=self.ollama_options)
+
+    @property
+    def host_vars(self) -> dict[str, Mapping[str, object]]:
+        """Each inventory host's variables (per-host check thresholds); {} for this machine."""
+        return {} if self.inventory is None else {h.name: h.vars for h in self.inventory.hosts}
+
+
+def prepare(inventory: Sources | Inventory | None = None, limit: str | None = None,
+            ollama_urls: Iterable[str] = (), *, local_ollama: bool = True,
+            drivers: Iterable[str] | None = None, timeout_s: float = 30.0, forks: int = 10,
+            known_hosts: Iterable[str | os.PathLike[str]] = (), ollama_options: OllamaOptions | None = None,
+            warn: Callable[[str], None] | None = None, pool: ConnectionPool | None = None) -> Collection:
+    """Resolve what a report asks before anything is contacted. Raises UsageError or InventoryError for
+    what a person can fix: an unknown driver name, an inventory that cannot be read, a limit that
+    selects no host, ``-l`` without an inventory, an Ollama URL that is not one. Warnings (a plugin
+    skipped, an inventory oddity, a limit pattern that matches nothing) go to ``warn``."""
+    from flockops.plugins.manager import get_plugin_manager, load_drivers
+
+    say = warn or (lambda message: None)
+    registry = load_drivers(get_plugin_manager())
+    for plugin, reason in registry.failures:
+        say(f"plugin {plugin} skipped: {reason}")
+    selected = tuple(drivers) if drivers else None
+    if selected is not None:
+        known = {d.name for d in registry.drivers}
+        unknown = sorted(set(selected) - known)
+        if unknown:
+            raise UsageError(f"unknown driver {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    urls = tuple(ollama_urls)
+    url_endpoints(urls)  # a malformed --ollama URL is refused before any host is asked
+    options = ollama_options or OllamaOptions()
+    if inventory is None:
+        if limit:
+            raise UsageError("-l/--limit chooses among an inventory's hosts: give -i FILE too")
+        return Collection(registry.drivers, selected, None, None, None, urls, local_ollama, options)
+
+    from pathlib import Path
+
+    from flockops.inventory.model import Inventory
+    from flockops.remote.fleet import FleetOptions
+    from flockops.remote.settings import SshOptions, env_host_key_checking, target_for
+
+    env_host_key_checking(os.environ)  # a word that is neither true nor false is refused up front
+    loaded = inventory if isinstance(inventory, Inventory) else load_sources(inventory, say)
+    hosts = loaded.select(limit)
+    for pattern in loaded.unmatched(limit):  # as ansible warns: a typo must not pass unseen
+        say(f"-l {limit}: {pattern!r} matches no host or group")
+    if not hosts:
+        given = [inventory.source] if isinstance(inventory, Inventory) else _paths(inventory)
+        raise UsageError(f"no host in {', '.join(map(str, given))} matches {limit or 'all'}")
+    ssh = SshOptions(connect_timeout_s=min(10.0, timeout_s), known_hosts_files=tuple(Path(p) for p in known_hosts))
+    if warn is not None:
+        ssh = replace(ssh, warn=warn)
+    fleet_options = FleetOptions(forks=forks, timeout_s=timeout_s, selected_drivers=selected, ssh=ssh, pool=pool)
+    targets = tuple(target_for(h) for h in hosts)
+    return Collection(registry.drivers, selected, loaded, targets, fleet_options, urls, False, options)
+
+
+def _paths(sources: Sources) -> list[str | os.PathLike[str]]:
+    return [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
+
+
+def load_sources(sources: Sources, warn: Callable[[str], None]) -> Inventory:
+    """One inventory from one source or several (``-i a -i b``); its warnings go to ``warn``."""
+    from pathlib import Path
+
+    from flockops.inventory.loader import load_inventory
+
+    loaded = load_inventory([Path(source) for source in _paths(sources)])
+    for message in loaded.warnings:
+        warn(message)
+    return loaded
+
+
+def collect_report(inventory: Sources | None = None, limit: str | None = None,
                    ollama_urls: Iterable[str] = (), *, local_ollama: bool = True, infer: bool = False,
                    timeout_s: float = 30.0, forks: int = 10, ollama_options: OllamaOptions | None = None,
+                   known_hosts: Iterable[str | os.PathLike[str]] = (), drivers: Iterable[str] | None = None,
                    warn: Callable[[str], None] | None = None) -> FleetReport:
     """Collect a report, as ``flockops report -o json`` does, and return it as objects.
 
     Without ``inventory``: this machine, with its local Ollama (``OLLAMA_HOST`` or 127.0.0.1:11434)
     unless ``local_ollama`` is False. With one (or several, read as one, as ``-i a -i b``): every
     host matching ``limit`` over SSH, and each host's ``ollama_url``. ``ollama_urls`` adds nodes
-    known only by their Ollama URL. Inventory
-    errors raise :class:`flockops.errors.InventoryError`; per-host failures are in the report.
+    known only by their Ollama URL. ``known_hosts``: more known_hosts files, beside
+    ``~/.ssh/known_hosts``; ``drivers``: only these drivers (names as ``flockops drivers`` lists
+    them). Inventory errors raise :class:`flockops.errors.InventoryError`, other mistakes
+    :class:`flockops.errors.UsageError`; per-host failures are in the report.
     """
-    from flockops.plugins.manager import get_plugin_manager, load_drivers
-
     options = ollama_options or OllamaOptions()
     if infer and not options.infer:
         options = options._replace(infer=True)
-    drivers = load_drivers(get_plugin_manager()).drivers
-    targets: list[Target] | None = None
-    fleet_options = None
-    if inventory is not None:
-        from pathlib import Path
-
-        from flockops.errors import UsageError
-        from flockops.inventory.loader import load_inventory
-        from flockops.remote.fleet import FleetOptions
-        from flockops.remote.settings import SshOptions, target_for
-
-        sources = [inventory] if isinstance(inventory, (str, os.PathLike)) else list(inventory)
-        loaded = load_inventory([Path(source) for source in sources])
-        for message in loaded.warnings:
-            if warn is not None:
-                warn(message)
-        hosts = loaded.select(limit)
-        if not hosts:
-            raise UsageError(f"no host in {', '.join(map(str, sources))} matches {limit or 'all'}")
-        targets = [target_for(h) for h in hosts]
-        ssh = SshOptions(connect_timeout_s=min(10.0, timeout_s))
-        if warn is not None:
-            ssh = replace(ssh, warn=warn)
-        fleet_options = FleetOptions(forks=forks, timeout_s=timeout_s, ssh=ssh)
-    return gather(targets, drivers, fleet_options=fleet_options, ollama_urls=ollama_urls,
-                  local_ollama=local_ollama, ollama_options=options)
+    return prepare(inventory, limit, ollama_urls, local_ollama=local_ollama, drivers=drivers, timeout_s=timeout_s,
+                   forks=forks, known_hosts=known_hosts, ollama_options=options, warn=warn).collect()

@@ -1,0 +1,94 @@
+"""``flockops report`` and ``flockops fit``: collect, then print the report or where a model fits."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from flockops.errors import UsageError
+
+from .collection import collection, ollama_options, write_textfile
+from .exit_codes import ExitCode
+from .history import open_history
+
+if TYPE_CHECKING:
+    from flockops.agent.model import FleetReport
+    from flockops.ollama.client import OllamaOptions
+
+
+def report(args: argparse.Namespace) -> int:
+    history = open_history(args)  # --record: a bad --db fails before any host is asked
+    fleet = collection(args).collect()
+    if args.output == "json":
+        from flockops.render.report import to_json
+
+        sys.stdout.write(to_json(fleet))
+    elif args.output == "csv":
+        from flockops.render.report import to_csv
+
+        sys.stdout.write(to_csv(fleet))
+    elif args.output == "prometheus":
+        from flockops.render.prometheus import fleet_metrics
+
+        sys.stdout.write(fleet_metrics(fleet).text())
+    else:
+        from flockops.render.report import fleet_table
+
+        sys.stdout.write(fleet_table(fleet, verbose=args.verbose, summary=args.summary))
+    if args.textfile:
+        from flockops.render.prometheus import fleet_metrics
+
+        write_textfile(args.textfile, fleet_metrics(fleet).text())
+    if history is not None:
+        with history:
+            history.record(fleet, retention_s=args.retention_s)
+    statuses = {h.status for h in fleet.hosts}
+    if "failed" in statuses:
+        return ExitCode.HOST_FAILED
+    if "unreachable" in statuses:
+        return ExitCode.HOST_UNREACHABLE
+    return ExitCode.OK
+
+
+def fit(args: argparse.Namespace) -> int:
+    """--- Ollama (issue 5): which GPUs and nodes can hold SIZE now. ---"""
+    from flockops.ollama.capacity import parse_margin, parse_size, plan
+
+    try:
+        size = parse_size(args.size)
+        margin = None if args.margin is None else parse_margin(args.margin, size or 0)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    fleet = collection(args).collect()
+    model = None
+    if size is None:
+        model, size = _model_size(args.size, fleet, ollama_options(args))
+        if args.margin is not None:
+            margin = parse_margin(args.margin, size)
+    result = plan(fleet, size, margin, model=model)
+    if args.output == "json":
+        import json
+
+        from flockops.ollama.capacity import fit_to_dict
+
+        sys.stdout.write(json.dumps(fit_to_dict(result), indent=2) + "\n")
+    else:
+        from flockops.render.fit import fit_table
+
+        sys.stdout.write(fit_table(result))
+    return ExitCode.OK if result.candidates else ExitCode.NO_FIT
+
+
+def _model_size(name: str, fleet: FleetReport, options: OllamaOptions) -> tuple[str, int]:
+    """A model's size from the /api/tags of the first Ollama in the report that knows it."""
+    from flockops.ollama.query import find_model, model_sizes
+
+    urls = [h.ollama.url for h in fleet.hosts if h.ollama is not None and h.ollama.status == "ok"]
+    if not urls:
+        raise UsageError(f"{name!r} is not a size (such as 40GiB), and no Ollama answered to look it up")
+    for url in urls:
+        found = find_model(model_sizes(url, options), name)
+        if found is not None:
+            return found
+    raise UsageError(f"no Ollama knows a model named {name!r} (asked /api/tags of {', '.join(urls)})")
