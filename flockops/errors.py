@@ -1,6 +1,33 @@
-"""One exception tree. Each kind of failure is translated into one of these in one place."""
+"""One exception tree, and the vocabulary of what failed. Each kind of failure is translated into
+one of these in one place."""
 
 from __future__ import annotations
+
+import enum
+
+
+class Vocabulary(str, enum.Enum):
+    """A word of one of flockops's vocabularies (error kinds, statuses, outcomes...): it compares equal
+    to, serialises as and prints as its text, on every Python (3.11's enum.StrEnum, back to 3.10)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class ErrorKind(Vocabulary):
+    """What failed on a host (``HostError.kind``, ``ConnectionFailure.kind``)."""
+
+    DRIVER = "driver"  # every driver of a vendor failed, or a GPU on the PCI bus no driver reported
+    GPU_LOST = "gpu_lost"
+    UNREACHABLE = "unreachable"  # refused, DNS, no route
+    TIMEOUT = "timeout"  # accepts TCP but never answers, or ran past the deadline
+    AUTH_FAILED = "auth_failed"
+    HOST_KEY = "host_key"  # unknown, changed or revoked
+    PROBE_FAILED = "probe_failed"  # the probe printed garbage, or no Python and no tool
+    INTERNAL = "internal"  # a bug of flockops's, confined to one host
+    OLLAMA_UNREACHABLE = "ollama_unreachable"
+    OLLAMA_ERROR = "ollama_error"
+    OLLAMA_SPILL = "ollama_spill"  # a warning, not an error: a model on CPU on a GPU node
 
 
 class FlockopsError(Exception):
@@ -31,13 +58,9 @@ class ParseError(FlockopsError):
 
 
 class ConnectionFailure(FlockopsError):
-    """A host could not be reached or would not let us in; ``kind`` classifies it for the report.
+    """A host could not be reached or would not let us in; ``kind`` classifies it for the report."""
 
-    Kinds: ``unreachable`` (refused, DNS, no route), ``timeout`` (accepts TCP but never
-    answers, or ran past the deadline), ``auth_failed``, ``host_key`` (unknown or changed).
-    """
-
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: ErrorKind, message: str) -> None:
         super().__init__(message)
         self.kind = kind
 

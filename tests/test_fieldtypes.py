@@ -9,6 +9,7 @@ import pytest
 import flockops.agent.model
 import flockops.agent.ollama_model
 from flockops.agent.fields import type_problems
+from flockops.agent.model import VOCABULARIES
 
 CLASSES = [value for module in (flockops.agent.model, flockops.agent.ollama_model) for value in vars(module).values()
            if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == module.__name__]
@@ -16,7 +17,7 @@ NAMES = {cls.__name__ for cls in CLASSES}
 
 
 def _known(option: str) -> bool:
-    if option in ("int", "float", "str", "bool", "None") or option in NAMES:
+    if option in ("int", "float", "str", "bool", "None") or option in NAMES or option in VOCABULARIES:
         return True
     if option.startswith("tuple[") and option.endswith(", ...]"):
         return all(_known(o) for o in option[6:-6].split(" | "))
@@ -62,3 +63,16 @@ def test_values_no_gpu_can_have_become_unknown_with_a_note() -> None:
     remote = parse_python_output(text, "gpu-a").gpus[0]
     assert (remote.memory_used_bytes, remote.memory_total_bytes) == (None, 80 << 30)
     assert "memory_used_bytes" in remote.field_errors
+
+
+def test_a_word_outside_its_vocabulary_does_not_fit_the_model() -> None:
+    """A probe's error kind or driver outcome must be one of the words the controller knows: its
+    renderers and the check compare against them."""
+    from flockops.agent.codec import host_from_dict
+    from flockops.agent.model import ErrorKind, HostError, HostReport
+
+    report = host_from_dict({"host": "h", "gpus": [], "errors": [{"kind": "timeout", "source": "ssh", "message": "m"}]})
+    assert report.errors[0].kind is ErrorKind.TIMEOUT and type_problems(report) == []
+    with pytest.raises(ValueError):
+        host_from_dict({"host": "h", "gpus": [], "errors": [{"kind": "timout", "source": "ssh", "message": "m"}]})
+    assert type_problems(HostReport("h", errors=(HostError("timeout", "ssh", "m"),))) != []  # type: ignore[arg-type]

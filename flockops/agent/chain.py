@@ -11,11 +11,11 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
-from flockops.errors import DriverUnavailable, FlockopsError
+from flockops.errors import DriverUnavailable, ErrorKind, FlockopsError
 
 from .driver import Context, Driver
 from .fields import clean_gpu
-from .model import DriverAttempt, GpuSample, HostError, HostReport
+from .model import DriverAttempt, GpuSample, HostError, HostReport, Outcome
 from .parse import pci_bus_key
 
 
@@ -49,39 +49,39 @@ def collect_host(
         answered_by: str | None = None
         failures: list[DriverAttempt] = []
         for driver in chain:
-            def attempt(outcome: str, reason: str | None, d: Driver = driver) -> DriverAttempt:
+            def attempt(outcome: Outcome, reason: str | None, d: Driver = driver) -> DriverAttempt:
                 return DriverAttempt(d.name, d.vendor, outcome, reason, d.priority)
 
             if wanted is not None and driver.name not in wanted:
-                attempts.append(attempt("skipped", "not selected with --driver"))
+                attempts.append(attempt(Outcome.SKIPPED, "not selected with --driver"))
                 continue
             if answered_by is not None:
                 if driver.supplements:  # cheap (sysfs): may fill what the answering driver lacked
                     attempts.append(_supplement(driver, ctx, answered_by, gpus, attempt))
                     continue
-                attempts.append(attempt("skipped", f"{answered_by} already answered"))
+                attempts.append(attempt(Outcome.SKIPPED, f"{answered_by} already answered"))
                 continue
             try:
                 found = [clean_gpu(gpu, driver.name) for gpu in driver.collect(ctx)]
             except DriverUnavailable as exc:
-                attempts.append(attempt("unavailable", str(exc)))
+                attempts.append(attempt(Outcome.UNAVAILABLE, str(exc)))
                 continue
             except Exception as exc:  # any driver bug stays inside this driver
-                failed = attempt("failed", _reason(exc))
+                failed = attempt(Outcome.FAILED, _reason(exc))
                 attempts.append(failed)
                 failures.append(failed)
                 continue
             answered_by = driver.name
-            attempts.append(attempt("used", None))
+            attempts.append(attempt(Outcome.USED, None))
             gpus.extend(found)
             for gpu in found:
                 if gpu.lost:
                     errors.append(
-                        HostError("gpu_lost", driver.name, f"GPU {gpu.index}: {gpu.lost_reason or 'lost'}")
+                        HostError(ErrorKind.GPU_LOST, driver.name, f"GPU {gpu.index}: {gpu.lost_reason or 'lost'}")
                     )
         if answered_by is None:
             # Nothing of this vendor answered: a failure is the report's business now.
-            errors.extend(HostError("driver", f.name, f.reason or "failed") for f in failures)
+            errors.extend(HostError(ErrorKind.DRIVER, f.name, f.reason or "failed") for f in failures)
     if wanted is None:
         errors.extend(_undetected(ctx, gpus, attempts))
     return HostReport(host=host, gpus=tuple(gpus), drivers=tuple(attempts), errors=tuple(errors),
@@ -122,12 +122,13 @@ def merge_gpu(primary: GpuSample, extra: GpuSample) -> GpuSample:
 
 
 def _supplement(driver: Driver, ctx: Context, answered_by: str, gpus: list[GpuSample],
-                attempt: Callable[[str, str | None], DriverAttempt]) -> DriverAttempt:
+                attempt: Callable[[Outcome, str | None], DriverAttempt]) -> DriverAttempt:
     """Run a cheap driver after another of its vendor answered; merge by PCI bus id, in place."""
     try:
         found = [clean_gpu(gpu, driver.name) for gpu in driver.collect(ctx)]
     except Exception as exc:  # a supplement's trouble is never the report's: the vendor has answered
-        return attempt("skipped", f"{answered_by} already answered; this one could not add to it ({_reason(exc)})")
+        return attempt(Outcome.SKIPPED,
+                       f"{answered_by} already answered; this one could not add to it ({_reason(exc)})")
     mine = [i for i, g in enumerate(gpus) if g.vendor == driver.vendor and g.source == answered_by]
     by_bus = {pci_bus_key(g.pci_bus_id): g for g in found if not g.lost and pci_bus_key(g.pci_bus_id)}
     filled = 0
@@ -146,10 +147,10 @@ def _supplement(driver: Driver, ctx: Context, answered_by: str, gpus: list[GpuSa
             gpus.append(replace(extra, index=next_index + offset))
             added += 1
     if not filled and not added:
-        return attempt("skipped", f"{answered_by} already answered; nothing to add")
+        return attempt(Outcome.SKIPPED, f"{answered_by} already answered; nothing to add")
     said = [f"{filled} field(s) {answered_by} lacked"] if filled else []
     said += [f"{added} GPU(s) {answered_by} did not list"] if added else []
-    return attempt("used", "supplemented: " + ", ".join(said))
+    return attempt(Outcome.USED, "supplemented: " + ", ".join(said))
 
 
 def _undetected(ctx: Context, gpus: Sequence[GpuSample], attempts: Sequence[DriverAttempt]) -> list[HostError]:
@@ -160,7 +161,7 @@ def _undetected(ctx: Context, gpus: Sequence[GpuSample], attempts: Sequence[Driv
     try:
         present = detected_vendors(ctx)
     except Exception as exc:  # detection is a bonus: what failed costs the report that check, said so
-        return [HostError("driver", "pci", f"could not look for GPUs that no driver reported on the PCI bus: "
+        return [HostError(ErrorKind.DRIVER, "pci", f"could not look for GPUs that no driver reported on the PCI bus: "
                           f"{type(exc).__name__}: {exc}")]
     reported = {g.vendor for g in gpus}
     errors = []
@@ -169,7 +170,8 @@ def _undetected(ctx: Context, gpus: Sequence[GpuSample], attempts: Sequence[Driv
             continue
         tried = [a for a in attempts if a.vendor == vendor]
         why = "; ".join(f"{a.name}: {a.reason}" for a in tried if a.reason) or f"no {vendor} driver is installed"
-        errors.append(HostError("driver", "pci", f"a {vendor} GPU is on the PCI bus but no driver reported it ({why})"))
+        errors.append(HostError(ErrorKind.DRIVER, "pci",
+                                f"a {vendor} GPU is on the PCI bus but no driver reported it ({why})"))
     return errors
 
 

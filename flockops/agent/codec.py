@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from .model import (
     OLLAMA_ERROR_KINDS,
+    VOCABULARIES,
     DriverAttempt,
     FleetReport,
     GpuProcess,
@@ -82,15 +83,19 @@ def fleet_to_dict(fleet: FleetReport) -> dict[str, Any]:
 
 
 def build_dataclass(cls: Any, data: Mapping[str, Any], nested: Mapping[str, Any]) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
+    """``cls`` from its JSON form: lists become tuples, the words of a vocabulary its members (a word
+    it does not have is a ValueError), ``nested`` fields their classes."""
+    types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
-        if key not in names:
+        if key not in types:
             continue  # newer producer, older reader: ignore what we do not know
         if key in nested and value is not None:
             value = tuple(build_dataclass(nested[key], v, {}) for v in value)
         elif isinstance(value, list):
             value = tuple(value)
+        elif types[key] in VOCABULARIES and isinstance(value, str):
+            value = VOCABULARIES[types[key]](value)
         kwargs[key] = value
     return cls(**kwargs)
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 from flockops.errors import DriverFailed
 
-from .model import GpuSample
+from .model import VOCABULARIES, GpuSample
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ def _option_problems(value: Any, option: str, path: str) -> list[str] | None:
         if fits and isinstance(value, float) and not math.isfinite(value):
             return [f"{path} = {value!r} (not a finite number)"]
         return [] if fits else None
+    if option in VOCABULARIES:
+        return [] if isinstance(value, VOCABULARIES[option]) else None
     if option.startswith("tuple[") and option.endswith(", ...]"):
         if not isinstance(value, tuple):
             return None

@@ -18,7 +18,7 @@ from .chain import collect_host
 from .codec import host_to_dict
 from .driver import Context, Driver, contract_problem
 from .drivers import BUILTIN_DRIVERS
-from .model import DriverAttempt
+from .model import DriverAttempt, Outcome
 
 
 def builtin_drivers() -> list[Driver]:
@@ -39,14 +39,14 @@ def extra_drivers(targets: Sequence[str]) -> tuple[list[Driver], list[DriverAtte
         try:
             driver = getattr(importlib.import_module(module_name), class_name)()
         except Exception as exc:
-            failed.append(DriverAttempt(target, "unknown", "failed",
+            failed.append(DriverAttempt(target, "unknown", Outcome.FAILED,
                                         f"could not load on the target: {type(exc).__name__}: {exc}"))
             continue
         problem = contract_problem(driver)
         if problem is None:
             drivers.append(driver)
         else:
-            failed.append(DriverAttempt(target, "unknown", "failed", f"rejected on the target: {problem}"))
+            failed.append(DriverAttempt(target, "unknown", Outcome.FAILED, f"rejected on the target: {problem}"))
     return drivers, failed
 
 

@@ -12,14 +12,60 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-# typing costs the remote probe about 10 ms to import; annotations are strings here.
+from flockops.errors import ErrorKind, Vocabulary
+
+# typing is slow to import, and the probe never needs it: annotations are strings here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-
     from .ollama_model import OllamaModel, OllamaReport
 
-# Error kinds derived from a host's Ollama part (flockops.agent.ollama_model), never stored in HostReport.errors.
-OLLAMA_ERROR_KINDS = frozenset({"ollama_unreachable", "ollama_error"})
+
+class HostStatus(Vocabulary):
+    """A host's status, derived from its contents (``HostReport.status``)."""
+
+    OK = "ok"
+    PARTIAL = "partial"  # something failed, the rest is there
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+
+
+class Outcome(Vocabulary):
+    """What came of trying one driver on one host (``DriverAttempt.outcome``)."""
+
+    USED = "used"
+    UNAVAILABLE = "unavailable"  # it cannot run here, and said why
+    FAILED = "failed"  # it should have worked, and broke
+    SKIPPED = "skipped"  # not tried: another answered, or not selected
+
+
+class OllamaStatus(Vocabulary):
+    """What one Ollama endpoint's answer came to (``OllamaReport.status``)."""
+
+    OK = "ok"
+    NOT_RUNNING = "not_running"  # connection refused on the implicit local endpoint
+    UNREACHABLE = "unreachable"  # refused on a configured endpoint, DNS, no route, connect timeout
+    ERROR = "error"  # it accepted the connection but gave no usable answer
+
+
+class Placement(Vocabulary):
+    """Where an Ollama model sits, by ``ollama ps``'s own rule (``OllamaModel.placement``)."""
+
+    GPU = "gpu"
+    CPU = "cpu"
+    SPLIT = "split"
+    UNKNOWN = "unknown"
+
+
+# The vocabularies by the name the model's annotations give them: the JSON codec makes each of its
+# words one of these, and the field checks (flockops.agent.fields) accept only these.
+VOCABULARIES: Mapping[str, type[Vocabulary]] = {
+    cls.__name__: cls for cls in (ErrorKind, HostStatus, Outcome, OllamaStatus, Placement)
+}
+
+# Statuses of a host with data (it answered, maybe with some fields or drivers missing).
+ANSWERED = frozenset({HostStatus.OK, HostStatus.PARTIAL})
+# Error kinds derived from a host's Ollama part, never stored in HostReport.errors.
+OLLAMA_ERROR_KINDS = frozenset({ErrorKind.OLLAMA_UNREACHABLE, ErrorKind.OLLAMA_ERROR})
 
 # Clock event ("throttle") reason bits, as NVML defines them (nvml.h,
 # nvmlClocksEventReason*). Decoded from the literal bits because the Python
@@ -151,7 +197,7 @@ class DriverAttempt:
 
     name: str
     vendor: str
-    outcome: str  # used | unavailable | failed | skipped
+    outcome: Outcome
     reason: str | None = None
     priority: int | None = None
 
@@ -160,14 +206,15 @@ class DriverAttempt:
 class HostError:
     """Something that failed on a host, said in words a person can act on."""
 
-    kind: str  # driver, gpu_lost, unreachable, timeout, auth_failed, host_key, probe_failed, internal, ...
+    kind: ErrorKind
     source: str
     message: str
 
 
 # Error kinds that mean the host gave us nothing at all.
-FAILED_KINDS = frozenset({"timeout", "auth_failed", "host_key", "probe_failed", "internal"})
-UNREACHABLE_KINDS = frozenset({"unreachable"})
+FAILED_KINDS = frozenset({ErrorKind.TIMEOUT, ErrorKind.AUTH_FAILED, ErrorKind.HOST_KEY, ErrorKind.PROBE_FAILED,
+                          ErrorKind.INTERNAL})
+UNREACHABLE_KINDS = frozenset({ErrorKind.UNREACHABLE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,25 +227,27 @@ class HostReport:
     errors: tuple[HostError, ...] = ()
     address: str | None = None
     collected_at: float | None = None
-    # --- Ollama (issue 5): what the host's Ollama answered; None when no endpoint was asked. ---
+    # What the host's Ollama answered; None when no endpoint was asked.
     ollama: OllamaReport | None = None
 
     @property
-    def status(self) -> str:
-        """Derived, never stored: ok, partial, failed or unreachable."""
+    def status(self) -> HostStatus:
+        """Derived, never stored."""
         kinds = {e.kind for e in self.errors}
         if self.ollama is not None and not (self.gpus or self.drivers or self.errors):
-            # Known only by its Ollama URL (issue 5): that endpoint is all there is to this host.
-            return {"ok": "ok", "error": "failed"}.get(self.ollama.status, "unreachable")
+            # Known only by its Ollama URL: that endpoint is all there is to this host.
+            if self.ollama.status == OllamaStatus.OK:
+                return HostStatus.OK
+            return HostStatus.FAILED if self.ollama.status == OllamaStatus.ERROR else HostStatus.UNREACHABLE
         # An Ollama that answered is data too: SSH failing beside it leaves the host partial.
-        has_data = bool(self.gpus) or (self.ollama is not None and self.ollama.status == "ok")
+        has_data = bool(self.gpus) or (self.ollama is not None and self.ollama.status == OllamaStatus.OK)
         if kinds & UNREACHABLE_KINDS and not has_data:
-            return "unreachable"
+            return HostStatus.UNREACHABLE
         if kinds & FAILED_KINDS and not has_data:
-            return "failed"
+            return HostStatus.FAILED
         if self.all_errors:
-            return "partial"
-        return "ok"
+            return HostStatus.PARTIAL
+        return HostStatus.OK
 
     @property
     def all_errors(self) -> tuple[HostError, ...]:
@@ -232,14 +281,11 @@ class FleetReport:
 # reserved memory that may be needed as the context window grows"), so they stay beside the
 # GpuSamples, never merged into them.
 
-SPILL_KIND = "ollama_spill"
-
-
 def ollama_errors(report: OllamaReport | None) -> tuple[HostError, ...]:
     """The host error an Ollama part implies: none for ok, nor for "not running" on the implicit default."""
-    if report is None or report.status in ("ok", "not_running"):
+    if report is None or report.status in (OllamaStatus.OK, OllamaStatus.NOT_RUNNING):
         return ()
-    kind = "ollama_unreachable" if report.status == "unreachable" else "ollama_error"
+    kind = ErrorKind.OLLAMA_UNREACHABLE if report.status == OllamaStatus.UNREACHABLE else ErrorKind.OLLAMA_ERROR
     return (HostError(kind, "ollama", f"{report.url}: {report.error or report.status}"),)
 
 
@@ -252,17 +298,17 @@ def host_has_gpu(host: HostReport) -> bool:
 
 def spilled(host: HostReport, model: OllamaModel) -> bool:
     """A model split or on CPU on a node that has a GPU (the design note's "GPU falls back to CPU")."""
-    return model.placement in ("split", "cpu") and host_has_gpu(host)
+    return model.placement in (Placement.SPLIT, Placement.CPU) and host_has_gpu(host)
 
 
 def spill_warnings(host: HostReport) -> tuple[HostError, ...]:
-    if host.ollama is None or host.ollama.status != "ok":
+    if host.ollama is None or host.ollama.status != OllamaStatus.OK:
         return ()
     out = []
     for m in host.ollama.models:
         if spilled(host, m):
-            share = "wholly" if m.placement == "cpu" else f"{1 - (m.gpu_fraction or 0):.0%}"
-            out.append(HostError(SPILL_KIND, "ollama",
+            share = "wholly" if m.placement == Placement.CPU else f"{1 - (m.gpu_fraction or 0):.0%}"
+            out.append(HostError(ErrorKind.OLLAMA_SPILL, "ollama",
                                  f"{m.name} is {share} on CPU (in RAM) although this node has a GPU"))
     return tuple(out)
 
@@ -282,7 +328,7 @@ class VramBreakdown:
 def vram_breakdown(host: HostReport) -> VramBreakdown | None:
     """Device used, Ollama reserved and the rest, when the host has both device data and an Ollama answer."""
     live = [g for g in host.gpus if not g.lost]
-    if not live or host.ollama is None or host.ollama.status != "ok":
+    if not live or host.ollama is None or host.ollama.status != OllamaStatus.OK:
         return None
     used = sum_known(g.memory_used_bytes for g in live)
     reserved = host.ollama.vram_bytes

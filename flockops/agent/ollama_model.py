@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import sum_known
-
-OLLAMA_STATUSES = ("ok", "not_running", "unreachable", "error")
+from .model import OllamaStatus, Placement, sum_known
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,23 +31,23 @@ class OllamaModel:
     quantization: str | None = None
 
     @property
-    def placement(self) -> str:
+    def placement(self) -> Placement:
         """gpu, cpu, split or unknown, by ``ollama ps``'s own rule (cmd/cmd.go, ListRunningHandler)."""
         if self.vram_bytes is None:
-            return "unknown"
+            return Placement.UNKNOWN
         if self.vram_bytes == 0:
-            return "cpu"
+            return Placement.CPU
         if not self.size_bytes or self.vram_bytes > self.size_bytes:
-            return "unknown"
-        return "gpu" if self.vram_bytes == self.size_bytes else "split"
+            return Placement.UNKNOWN
+        return Placement.GPU if self.vram_bytes == self.size_bytes else Placement.SPLIT
 
     @property
     def gpu_fraction(self) -> float | None:
         """The share of the model in VRAM (``ollama ps`` prints ``48%/52% CPU/GPU``); None when unknown."""
         placement = self.placement
-        if placement == "unknown":
+        if placement == Placement.UNKNOWN:
             return None
-        if placement == "cpu":
+        if placement == Placement.CPU:
             return 0.0
         assert self.size_bytes and self.vram_bytes is not None  # placement gpu/split implies both
         return self.vram_bytes / self.size_bytes
@@ -82,7 +80,7 @@ class OllamaReport:
     """What one Ollama endpoint answered (or why it did not)."""
 
     url: str
-    status: str  # one of OLLAMA_STATUSES
+    status: OllamaStatus
     error: str | None = None
     version: str | None = None
     models: tuple[OllamaModel, ...] = ()
@@ -93,13 +91,13 @@ class OllamaReport:
 
     @property
     def vram_bytes(self) -> int | None:
-        if self.status != "ok" or any(m.vram_bytes is None for m in self.models):
+        if self.status != OllamaStatus.OK or any(m.vram_bytes is None for m in self.models):
             return None
         return sum(m.vram_bytes or 0 for m in self.models)
 
     @property
     def ram_bytes(self) -> int | None:
-        if self.status != "ok":
+        if self.status != OllamaStatus.OK:
             return None
         return sum_known(m.ram_bytes for m in self.models)
 
@@ -108,10 +106,10 @@ class OllamaReport:
         """yes (every model wholly in VRAM), partial, or no; None with no model loaded, or one whose
         placement the server did not say (nothing to tell)."""
         placements = {m.placement for m in self.models}
-        if self.status != "ok" or not self.models or "unknown" in placements:
+        if self.status != OllamaStatus.OK or not self.models or Placement.UNKNOWN in placements:
             return None
-        if placements == {"gpu"}:
+        if placements == {Placement.GPU}:
             return "yes"
-        if placements == {"cpu"}:
+        if placements == {Placement.CPU}:
             return "no"
         return "partial"

@@ -14,11 +14,11 @@ Temperature rules (documented in the README):
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from flockops.agent.model import OLLAMA_ERROR_KINDS, FleetReport, GpuSample, HostReport
+from flockops.agent.model import OLLAMA_ERROR_KINDS, FleetReport, GpuSample, HostReport, HostStatus, Outcome
+from flockops.errors import ErrorKind, Vocabulary
 
 # Margins below the card's own slowdown temperature.
 CRIT_MARGIN_C = 2.0
@@ -33,13 +33,24 @@ THROTTLE_WARNING = frozenset({"hw_slowdown", "hw_power_brake_slowdown"})
 THROTTLE_REPORTED = frozenset({"sw_power_cap"})
 
 
-class State(enum.IntEnum):
-    """Nagios plugin states; the value is the exit code."""
+class State(Vocabulary):
+    """Nagios plugin states, by their names; :attr:`exit_code` is the plugin's exit status."""
 
-    OK = 0
-    WARNING = 1
-    CRITICAL = 2
-    UNKNOWN = 3
+    OK = "OK"
+    WARNING = "WARNING"
+    CRITICAL = "CRITICAL"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def exit_code(self) -> int:
+        return _EXIT_CODES[self]
+
+    @classmethod
+    def from_exit_code(cls, code: int) -> State:
+        return next(state for state, value in _EXIT_CODES.items() if value == code)
+
+
+_EXIT_CODES = {State.OK: 0, State.WARNING: 1, State.CRITICAL: 2, State.UNKNOWN: 3}
 
 
 # Which state is worse, for the exit code and the order of problems alike: CRITICAL beats
@@ -197,12 +208,12 @@ def evaluate(fleet: FleetReport, thresholds_for: Callable[[HostReport], Threshol
     items: list[Item] = []
     for host in fleet.hosts:
         t = thresholds_for(host)
-        if host.status in ("failed", "unreachable"):
+        if host.status in (HostStatus.FAILED, HostStatus.UNREACHABLE):
             reason = "; ".join(e.message for e in host.errors) or host.status
             items.append(Item(host.host, f"{host.host}/host", t.unreachable, f"{host.host} {host.status}: {reason}"))
             continue
         if not host.gpus:
-            why = "; ".join(f"{d.name}: {d.reason}" for d in host.drivers if d.reason and d.outcome != "skipped")
+            why = "; ".join(f"{d.name}: {d.reason}" for d in host.drivers if d.reason and d.outcome != Outcome.SKIPPED)
             items.append(Item(host.host, f"{host.host}/host", State.UNKNOWN,
                               f"{host.host} no GPU detected{' (' + why + ')' if why else ''}"))
         for gpu in host.gpus:
@@ -217,7 +228,7 @@ def _partial_items(host: HostReport, t: Thresholds) -> list[Item]:
     """What a partial host could not tell: a vendor whose drivers all failed, or a GPU on the PCI bus
     that no driver reported, may hide a hot GPU, so each is UNKNOWN, never OK. A lost GPU has its
     own item; an Ollama that did not answer matters when spills are checked."""
-    skipped = {"gpu_lost"} | (set() if t.check_ollama_spill else set(OLLAMA_ERROR_KINDS))
+    skipped = {ErrorKind.GPU_LOST} | (set() if t.check_ollama_spill else set(OLLAMA_ERROR_KINDS))
     errors = [e for e in host.all_errors if e.kind not in skipped]
     count: dict[tuple[str, str], int] = {}
     for error in errors:

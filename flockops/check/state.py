@@ -30,7 +30,7 @@ def default_state_file(env: Mapping[str, str] | None = None) -> Path:
 @dataclass(frozen=True, slots=True)
 class Memory:
     streak: int = 0  # runs in a row in breach (not OK)
-    reported: int = int(State.OK)  # the state last reported (after --consecutive)
+    reported: int = State.OK.exit_code  # the state last reported (after --consecutive), as its exit code
 
 
 def load_state(path: Path) -> dict[str, Memory]:
@@ -46,7 +46,8 @@ def load_state(path: Path) -> dict[str, Memory]:
     memory = {}
     for key, value in items.items():
         streak, reported = (value.get("streak", 0), value.get("reported", 0)) if isinstance(value, dict) else (0, 0)
-        if all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 1 << 31 for n in (streak, reported)):
+        if (all(isinstance(n, int) and not isinstance(n, bool) for n in (streak, reported))
+                and 0 <= streak < 1 << 31 and 0 <= reported <= 3):
             memory[str(key)] = Memory(streak, reported)  # an entry of the wrong shape only costs its streak
     return memory
 
@@ -74,11 +75,15 @@ def remember(raw: Sequence[Item], reported: Sequence[Item], memory: Mapping[str,
     updated = dict(memory)
     for before, after in zip(raw, reported, strict=True):
         streak = memory.get(before.key, Memory()).streak + 1 if before.state != State.OK else 0
-        updated[before.key] = Memory(streak, int(after.state))
+        updated[before.key] = Memory(streak, after.state.exit_code)
     return updated
 
 
 def changes(reported: Sequence[Item], memory: Mapping[str, Memory]) -> list[tuple[State, Item]]:
     """(previous state, item) for every item whose reported state differs from the last run's."""
-    return [(State(memory.get(i.key, Memory()).reported), i) for i in reported
-            if State(memory.get(i.key, Memory()).reported) != i.state]
+    found = []
+    for item in reported:
+        previous = State.from_exit_code(memory.get(item.key, Memory()).reported)
+        if previous != item.state:
+            found.append((previous, item))
+    return found

@@ -68,7 +68,7 @@ def check(args: argparse.Namespace) -> int:
             sys.stdout.write(f"FLOCKOPS UNKNOWN - the check did not finish within its {args.deadline:g} s deadline\n")
             return CHECK_UNKNOWN
     sys.stdout.write(result.stdout)
-    return int(result.state)
+    return result.state.exit_code
 
 
 def _collected(args: argparse.Namespace) -> tuple[FleetReport, Mapping[str, Mapping[str, Any]]]:

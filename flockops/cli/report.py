@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from flockops.agent.model import HostStatus, OllamaStatus
 from flockops.errors import UsageError
 
 from .collection import collection, ollama_options, write_textfile
@@ -44,9 +45,9 @@ def report(args: argparse.Namespace) -> int:
         with history:
             history.record(fleet, retention_s=args.retention_s)
     statuses = {h.status for h in fleet.hosts}
-    if "failed" in statuses:
+    if HostStatus.FAILED in statuses:
         return ExitCode.HOST_FAILED
-    if "unreachable" in statuses:
+    if HostStatus.UNREACHABLE in statuses:
         return ExitCode.HOST_UNREACHABLE
     return ExitCode.OK
 
@@ -84,7 +85,7 @@ def _model_size(name: str, fleet: FleetReport, options: OllamaOptions) -> tuple[
     """A model's size from the /api/tags of the first Ollama in the report that knows it."""
     from flockops.ollama.query import find_model, model_sizes
 
-    urls = [h.ollama.url for h in fleet.hosts if h.ollama is not None and h.ollama.status == "ok"]
+    urls = [h.ollama.url for h in fleet.hosts if h.ollama is not None and h.ollama.status == OllamaStatus.OK]
     if not urls:
         raise UsageError(f"{name!r} is not a size (such as 40GiB), and no Ollama answered to look it up")
     for url in urls:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flockops.agent.model import FleetReport, GpuSample, spilled
+from flockops.agent.model import FleetReport, GpuSample, OllamaStatus, spilled
 from flockops.errors import UsageError
 
 SCHEMA_VERSION = 1
@@ -198,7 +198,7 @@ class History:
             ollama = host.ollama
             polls.append((ts, host.host, host.status, None if ollama is None else ollama.status))
             gpus.extend(_gpu_row(ts, host.host, g) for g in host.gpus)
-            if ollama is not None and ollama.status == "ok":
+            if ollama is not None and ollama.status == OllamaStatus.OK:
                 # The table's vram_bytes is NOT NULL: a model whose VRAM the server did not say is not recorded.
                 models.extend((ts, host.host, m.name, m.size_bytes, m.vram_bytes, m.placement,
                                int(spilled(host, m))) for m in ollama.models if m.vram_bytes is not None)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from flockops.agent.model import FleetReport, GpuSample, HostReport
+from flockops.agent.model import FleetReport, GpuSample, HostReport, HostStatus, OllamaStatus
 
 GIB = 1 << 30
 DEFAULT_MARGIN_FRACTION = 0.10
@@ -133,9 +133,9 @@ def _skip_reason(gpu: GpuSample) -> str | None:
 def _host_candidates(host: HostReport, needed: int, skipped: list[Skipped]) -> list[Placement]:
     url = host.ollama.url if host.ollama is not None else None
     if not host.gpus:
-        if host.status in ("unreachable", "failed"):
+        if host.status in (HostStatus.UNREACHABLE, HostStatus.FAILED):
             skipped.append(Skipped(host.host, None, f"host {host.status}"))
-        elif host.ollama is not None and host.ollama.status == "ok":
+        elif host.ollama is not None and host.ollama.status == OllamaStatus.OK:
             skipped.append(Skipped(host.host, None, "no device data: Ollama's /api/ps tells what it reserved, "
                                                     "not what is free"))
         else:

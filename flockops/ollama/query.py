@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from flockops.agent.model import OllamaStatus
 from flockops.agent.ollama_model import OllamaReport
 
 from .client import OllamaClient, OllamaOptions, RequestFailure
@@ -24,9 +25,10 @@ def query(endpoint: OllamaEndpoint, options: OllamaOptions | None = None) -> Oll
 
     def failed(failure: RequestFailure, version: str | None = None) -> OllamaReport:
         if failure.stage == "connect":
-            status = "not_running" if failure.refused and endpoint.endpoint_from in IMPLICIT else "unreachable"
+            implicit = failure.refused and endpoint.endpoint_from in IMPLICIT
+            status = OllamaStatus.NOT_RUNNING if implicit else OllamaStatus.UNREACHABLE
         else:
-            status = "error"
+            status = OllamaStatus.ERROR
         return OllamaReport(endpoint.url, status, str(failure), version=version, endpoint_from=endpoint.endpoint_from)
 
     try:
@@ -42,7 +44,8 @@ def query(endpoint: OllamaEndpoint, options: OllamaOptions | None = None) -> Oll
             models = parse_ps(ps)
         except ValueError as exc:
             return failed(RequestFailure("answer", f"/api/ps: unexpected answer: {exc}"), version)
-        report = OllamaReport(endpoint.url, "ok", version=version, models=models, endpoint_from=endpoint.endpoint_from)
+        report = OllamaReport(endpoint.url, OllamaStatus.OK, version=version, models=models,
+                              endpoint_from=endpoint.endpoint_from)
     finally:
         client.close()
     if options.infer:
@@ -127,7 +130,7 @@ class Pending:
         try:
             report = query(endpoint, self.options)
         except Exception as exc:  # a bug must cost one endpoint, not the report
-            report = OllamaReport(endpoint.url, "error", f"internal error: {type(exc).__name__}: {exc}",
+            report = OllamaReport(endpoint.url, OllamaStatus.ERROR, f"internal error: {type(exc).__name__}: {exc}",
                                   endpoint_from=endpoint.endpoint_from)
         self.results[position] = report
 
@@ -137,7 +140,7 @@ class Pending:
             thread.join(max(0.0, self.deadline - self.clock()))
             report = self.results.get(position)
             if report is None:
-                report = OllamaReport(endpoint.url, "error",
+                report = OllamaReport(endpoint.url, OllamaStatus.ERROR,
                                       f"no complete answer within {budget_s(self.options):g} s",
                                       endpoint_from=endpoint.endpoint_from)
             out.append(report)

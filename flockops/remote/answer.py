@@ -16,15 +16,15 @@ from flockops.agent.chain import collect_host
 from flockops.agent.codec import host_from_dict
 from flockops.agent.driver import Driver
 from flockops.agent.fields import clean_gpu, printable, type_problems
-from flockops.agent.model import DriverAttempt, HostError, HostReport
-from flockops.errors import ParseError
+from flockops.agent.model import DriverAttempt, HostError, HostReport, Outcome
+from flockops.errors import ErrorKind, ParseError
 
 from .command import JSON_MARKER
 from .settings import Target
 from .shell import SHELL_MARKER, parse_shell_output, shell_drivers
 
 
-def failed_report(target: Target, kind: str, message: str, source: str = "ssh") -> HostReport:
+def failed_report(target: Target, kind: ErrorKind, message: str, source: str = "ssh") -> HostReport:
     return HostReport(host=target.name, address=target.address, errors=(HostError(kind, source, message),),
                       collected_at=time.time())
 
@@ -41,25 +41,27 @@ def interpret(output: str, stderr: str, target: Target, remote_only: Sequence[Dr
 
 def _interpret(output: str, stderr: str, target: Target, remote_only: Sequence[Driver]) -> HostReport:
     marker, _, rest = output.partition("\n")
-    notes = tuple(DriverAttempt(d.name, d.vendor, "skipped", "ran on the controller only: not pure Python, "
+    notes = tuple(DriverAttempt(d.name, d.vendor, Outcome.SKIPPED, "ran on the controller only: not pure Python, "
                                 "so it cannot travel with the probe", d.priority) for d in remote_only)
     if marker.strip() == JSON_MARKER:
         try:
             report = parse_python_output(rest, target.name)
         except ParseError as exc:
             detail = stderr.strip().splitlines()[-1] if stderr.strip() else ""
-            return failed_report(target, "probe_failed", f"{exc}{'; stderr: ' + detail if detail else ''}", "probe")
+            return failed_report(target, ErrorKind.PROBE_FAILED, f"{exc}{'; stderr: ' + detail if detail else ''}",
+                                 "probe")
         return replace(report, address=target.address, drivers=report.drivers + notes, collected_at=time.time())
     if marker.strip() == SHELL_MARKER:
         ctx = parse_shell_output(rest)
         if ctx.empty:
-            return failed_report(target, "probe_failed", f"no usable python3 (3.10+), no GPU tool "
-                           f"({', '.join(sorted(ctx.missing_tools))}) and no GPU in sysfs on the target", "probe")
+            return failed_report(target, ErrorKind.PROBE_FAILED, f"no usable python3 (3.10+), no GPU tool "
+                                 f"({', '.join(sorted(ctx.missing_tools))}) and no GPU in sysfs on the target", "probe")
         report = collect_host(shell_drivers(), ctx, host=target.name)
-        no_python = DriverAttempt("nvml", "nvidia", "unavailable", "no python3 3.10+ on the target (shell probe)", 10)
+        no_python = DriverAttempt("nvml", "nvidia", Outcome.UNAVAILABLE, "no python3 3.10+ on the target (shell probe)",
+                                  10)
         return replace(report, address=target.address, drivers=(no_python, *report.drivers, *notes))
     shown = (output.strip() or stderr.strip())[:200]
-    return failed_report(target, "probe_failed", f"the probe printed something unexpected: {shown!r}", "probe")
+    return failed_report(target, ErrorKind.PROBE_FAILED, f"the probe printed something unexpected: {shown!r}", "probe")
 
 
 def parse_python_output(text: str, host: str) -> HostReport:

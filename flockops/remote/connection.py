@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flockops.agent.driver import CommandResult
-from flockops.errors import ConnectionFailure
+from flockops.errors import ConnectionFailure, ErrorKind
 
 from .known_hosts import KnownHosts, read_known_hosts
 from .settings import SshEndpoint, SshOptions
@@ -80,15 +80,17 @@ def _tcp(hostname: str, port: int, timeout: float) -> socket.socket:
         host: str | bytes = hostname.encode() if hostname.isascii() else hostname
         sock = socket.create_connection((host, port), timeout=timeout)  # type: ignore[arg-type]  # bytes work
     except socket.gaierror as exc:
-        raise ConnectionFailure("unreachable", f"cannot resolve host name {hostname!r}: {exc.strerror}") from None
+        raise ConnectionFailure(ErrorKind.UNREACHABLE,
+                                f"cannot resolve host name {hostname!r}: {exc.strerror}") from None
     except ConnectionRefusedError:
-        raise ConnectionFailure("unreachable", f"connection refused by {hostname} port {port}") from None
+        raise ConnectionFailure(ErrorKind.UNREACHABLE, f"connection refused by {hostname} port {port}") from None
     except TimeoutError:
-        raise ConnectionFailure("unreachable", f"no answer from {hostname} port {port} within {timeout:g} s") from None
+        raise ConnectionFailure(ErrorKind.UNREACHABLE,
+                                f"no answer from {hostname} port {port} within {timeout:g} s") from None
     except OSError as exc:
         what = {errno.EHOSTUNREACH: "no route to host", errno.ENETUNREACH: "network unreachable"}
         reason = what.get(exc.errno or 0, exc.strerror or str(exc))
-        raise ConnectionFailure("unreachable", f"{hostname} port {port}: {reason}") from None
+        raise ConnectionFailure(ErrorKind.UNREACHABLE, f"{hostname} port {port}: {reason}") from None
     # Without it, paramiko's many small handshake packets wait on Nagle's algorithm
     # (measured here: connect plus auth about 105 ms without, 22 ms with).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -133,7 +135,7 @@ class SshConnection:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ConnectionFailure("timeout", f"{label}: no SSH session within the deadline")
+                raise ConnectionFailure(ErrorKind.TIMEOUT, f"{label}: no SSH session within the deadline")
             timeout = min(self.options.connect_timeout_s, remaining)
             # TCP before paramiko's import (0.1 s, paid by the first worker): the host's sshd
             # accepts and starts its session process meanwhile.
@@ -154,7 +156,7 @@ class SshConnection:
                     offered = exc.key  # listed on another line of its type: connect again, trusting it
                     continue
                 raise ConnectionFailure(
-                    "host_key",
+                    ErrorKind.HOST_KEY,
                     f"REMOTE HOST KEY CHANGED for {hostname}:{port}: known_hosts has "
                     f"{exc.expected_key.get_name()} {exc.expected_key.fingerprint}, the host offers "
                     f"{exc.key.get_name()} {exc.key.fingerprint}. Someone may be intercepting the "
@@ -164,7 +166,7 @@ class SshConnection:
                 client.close()
                 tried = ", ".join(filter(None, ["key files" if key_files else "default keys", "ssh-agent",
                                                 "password" if password else None]))
-                raise ConnectionFailure("auth_failed", f"{label}: authentication failed (tried {tried})"
+                raise ConnectionFailure(ErrorKind.AUTH_FAILED, f"{label}: authentication failed (tried {tried})"
                                         f"{_vault_hint(vaulted)}") from None
             except paramiko.SSHException as exc:
                 client.close()
@@ -173,10 +175,10 @@ class SshConnection:
                     # Accepted TCP, then silence until our timeout (paramiko words this
                     # "Error reading SSH protocol banner" or "No existing session").
                     raise ConnectionFailure(
-                        "timeout", f"{label}: accepted the connection but did not complete the SSH handshake "
+                        ErrorKind.TIMEOUT, f"{label}: accepted the connection but did not complete the SSH handshake "
                         f"within {timeout:g} s") from None
                 if "REVOKED" in text:
-                    raise ConnectionFailure("host_key", f"{hostname}:{port}: {text}") from None
+                    raise ConnectionFailure(ErrorKind.HOST_KEY, f"{hostname}:{port}: {text}") from None
                 if "not found in known_hosts" in text:
                     scan = f"ssh-keyscan -p {port} {shlex.quote(hostname)}"
                     # Behind a jump only the hop before can reach it: scan there, add the line here.
@@ -187,26 +189,27 @@ class SshConnection:
                                  "host_key_checking=false)") if hop else
                                 (f"{hostname}:{port}", " (host_key_checking=false accepts unknown keys)"))
                     raise ConnectionFailure(
-                        "host_key",
+                        ErrorKind.HOST_KEY,
                         f"{who}: unknown host key. Check its fingerprint, then {how}, or pass "
                         f"--known-hosts FILE{off}") from None
                 # sshd's MaxStartups drops connections past its limit at once: retry with jitter.
                 if "protocol banner" in text:
                     if dropped == BANNER_RETRIES:
-                        raise ConnectionFailure("unreachable", f"{label}: SSH banner never arrived after "
+                        raise ConnectionFailure(ErrorKind.UNREACHABLE, f"{label}: SSH banner never arrived after "
                                                 f"{BANNER_RETRIES} retries") from None
                     dropped += 1
                     time.sleep(random.uniform(0.05, 0.3) * dropped)
                     continue
                 if "private key file" in text or "No authentication methods" in text or "no acceptable" in text.lower():
-                    raise ConnectionFailure("auth_failed", f"{label}: {text}{_vault_hint(vaulted)}") from None
-                raise ConnectionFailure("unreachable", f"{label}: SSH error: {text}") from None
+                    raise ConnectionFailure(ErrorKind.AUTH_FAILED, f"{label}: {text}{_vault_hint(vaulted)}") from None
+                raise ConnectionFailure(ErrorKind.UNREACHABLE, f"{label}: SSH error: {text}") from None
             except TimeoutError:
                 client.close()
-                raise ConnectionFailure("timeout", f"{label}: SSH handshake did not finish in {timeout:g} s") from None
+                raise ConnectionFailure(ErrorKind.TIMEOUT,
+                                        f"{label}: SSH handshake did not finish in {timeout:g} s") from None
             except (OSError, EOFError) as exc:
                 client.close()
-                raise ConnectionFailure("unreachable", f"{label}: connection lost during the handshake "
+                raise ConnectionFailure(ErrorKind.UNREACHABLE, f"{label}: connection lost during the handshake "
                                         f"({type(exc).__name__}: {exc})") from None
             self._clients.append(client)
             return client
@@ -237,7 +240,7 @@ class SshConnection:
                 return transport.open_channel("direct-tcpip", (to_host, to_port), ("127.0.0.1", 0),
                                               timeout=max(0.1, deadline - time.monotonic()))
             except Exception as exc:
-                raise ConnectionFailure("unreachable", f"jump host {host} cannot reach {to_host}:{to_port}: "
+                raise ConnectionFailure(ErrorKind.UNREACHABLE, f"jump host {host} cannot reach {to_host}:{to_port}: "
                                         f"{exc}") from None
 
         return channel
@@ -245,7 +248,7 @@ class SshConnection:
     def _transport(self) -> paramiko.Transport:
         transport = self._clients[-1].get_transport() if self._clients else None
         if transport is None:
-            raise ConnectionFailure("unreachable", f"{self.endpoint.label}: connection closed")
+            raise ConnectionFailure(ErrorKind.UNREACHABLE, f"{self.endpoint.label}: connection closed")
         return transport
 
     def exec(self, command: str, stdin: bytes, deadline: float) -> CommandResult:
@@ -365,10 +368,11 @@ def channel_failure(exc: Exception, label: str, deadline_passed: bool = False,
     """The one place where a failure while a probe starts or runs on an open channel (a one-shot
     exec, or the resident probe of watch) becomes the host's error kind."""
     if isinstance(exc, TimeoutError) or deadline_passed:
-        return ConnectionFailure("timeout", f"{label}: the probe did not {'start' if starting else 'finish'} "
+        return ConnectionFailure(ErrorKind.TIMEOUT, f"{label}: the probe did not {'start' if starting else 'finish'} "
                                  "before the deadline")
     if isinstance(exc, OutputTooLarge):
-        return ConnectionFailure("probe_failed", f"{label}: the probe printed more than "
+        return ConnectionFailure(ErrorKind.PROBE_FAILED, f"{label}: the probe printed more than "
                                  f"{MAX_OUTPUT_BYTES >> 20} MiB; stopped reading")
     doing = "starting the probe" if starting else "probing"
-    return ConnectionFailure("unreachable", f"{label}: connection lost while {doing} ({type(exc).__name__}: {exc})")
+    return ConnectionFailure(ErrorKind.UNREACHABLE,
+                             f"{label}: connection lost while {doing} ({type(exc).__name__}: {exc})")

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from flockops.agent.chain import collect_host
 from flockops.agent.driver import CommandResult, Context, Driver
 from flockops.agent.model import FleetReport, HostReport
-from flockops.errors import ConnectionFailure
+from flockops.errors import ConnectionFailure, ErrorKind
 
 from .answer import failed_report, interpret
 from .bundle import probe_zip, shipment
@@ -48,8 +48,9 @@ class FleetOptions:
 def probe_host(target: Target, options: FleetOptions, local_drivers: Sequence[Driver]) -> HostReport:
     """One host's report; connection problems become a failed report with their kind."""
     if target.connection not in SSH_CONNECTIONS and target.connection != "local":
-        return failed_report(target, "unreachable", f"ansible_connection {target.connection!r} is not one flockops "
-                             "speaks (ssh, paramiko, smart or local); this host was not asked")
+        return failed_report(target, ErrorKind.UNREACHABLE,
+                             f"ansible_connection {target.connection!r} is not one flockops speaks "
+                             "(ssh, paramiko, smart or local); this host was not asked")
     if target.connection == "local":
         report = collect_host(local_drivers, Context.local(), host=target.name, selected=options.selected_drivers)
         return replace(report, address="local")
@@ -146,7 +147,7 @@ def run_fleet(targets: Sequence[Target], options: FleetOptions, local_drivers: S
             try:
                 report = probe_host(target, options, local_drivers)
             except Exception as exc:  # a bug must cost one host, not the run
-                report = failed_report(target, "internal", f"{type(exc).__name__}: {exc}", "flockops")
+                report = failed_report(target, ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}", "flockops")
             with lock:
                 given_up = position in results  # the supervisor started a worker in this one's place
                 results.setdefault(position, report)
@@ -162,7 +163,7 @@ def run_fleet(targets: Sequence[Target], options: FleetOptions, local_drivers: S
             now = clock()
             for position, began in started.items():
                 if position not in results and now - began > options.timeout_s + GRACE_S:
-                    results[position] = failed_report(targets[position], "timeout",
+                    results[position] = failed_report(targets[position], ErrorKind.TIMEOUT,
                                                 f"no result within the {options.timeout_s:g} s deadline")
                     # Its worker is stuck in a call nothing can interrupt (a DNS lookup): it is left
                     # behind, and a new one takes the hosts still waiting.

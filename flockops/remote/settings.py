@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flockops.errors import ConnectionFailure, InventoryError, UsageError
+from flockops.errors import ConnectionFailure, ErrorKind, InventoryError, UsageError
 from flockops.inventory.secrets import MASK, Vaulted, is_secret
 
 if TYPE_CHECKING:
@@ -229,7 +229,7 @@ def _ssh_config(path: Path | None) -> paramiko.SSHConfig | None:
     try:
         return paramiko.SSHConfig.from_path(str(path))
     except (OSError, ValueError, paramiko.SSHException) as exc:  # SSHException: ConfigParseError
-        raise ConnectionFailure("unreachable", f"cannot read {path}: {exc}; fix it, or the hosts it "
+        raise ConnectionFailure(ErrorKind.UNREACHABLE, f"cannot read {path}: {exc}; fix it, or the hosts it "
                                 "names cannot be reached") from None
 
 
@@ -238,7 +238,7 @@ def resolve(target: Target, options: SshOptions) -> SshEndpoint:
     config = _ssh_config(options.ssh_config_path)
     found: dict[str, Any] = dict(config.lookup(target.address)) if config else {}
     if target.key_file and not os.path.isfile(target.key_file):
-        raise ConnectionFailure("auth_failed", f"{target.name}: the private key file {target.key_file} "
+        raise ConnectionFailure(ErrorKind.AUTH_FAILED, f"{target.name}: the private key file {target.key_file} "
                                 "(ansible_ssh_private_key_file) does not exist")
     # An IdentityFile that is not there is skipped, as ssh skips it.
     keys = (target.key_file,) if target.key_file else tuple(
@@ -246,15 +246,16 @@ def resolve(target: Target, options: SshOptions) -> SshEndpoint:
     try:
         port = target.port if target.port is not None else int(found.get("port", 22))
     except ValueError:
-        raise ConnectionFailure("unreachable", f"{options.ssh_config_path} gives {target.address} the port "
+        raise ConnectionFailure(ErrorKind.UNREACHABLE, f"{options.ssh_config_path} gives {target.address} the port "
                                 f"{found.get('port')!r}, which is not a number") from None
     jump = target.proxy_jump or found.get("proxyjump")
     jump = None if jump is None or jump.strip().lower() == "none" else jump  # "none": no jump, as in ssh
     command = target.proxy_command or found.get("proxycommand")
     if command and command.strip().lower() != "none" and not jump:
         # Connecting directly instead would reach whatever answers at that address.
-        raise ConnectionFailure("unreachable", f"{target.name}: a ProxyCommand is set (ansible_ssh_common_args or "
-                                "~/.ssh/config), which flockops does not run; use ProxyJump (-J) instead")
+        raise ConnectionFailure(ErrorKind.UNREACHABLE,
+                                f"{target.name}: a ProxyCommand is set (ansible_ssh_common_args or ~/.ssh/config), "
+                                "which flockops does not run; use ProxyJump (-J) instead")
     return SshEndpoint(
         name=target.name,
         hostname=str(found.get("hostname", target.address)),
@@ -280,7 +281,7 @@ def _parse_hop(hop: str, spec: str, config: paramiko.SSHConfig | None) -> tuple[
     found: dict[str, Any] = dict(config.lookup(host)) if config and host else {}
     port_text = port_text or str(found.get("port", 22))
     if not host or not port_text.isdigit():
-        raise ConnectionFailure("unreachable", f"ProxyJump {spec!r}: {hop.strip()!r} is not [user@]host[:port]")
+        raise ConnectionFailure(ErrorKind.UNREACHABLE, f"ProxyJump {spec!r}: {hop.strip()!r} is not [user@]host[:port]")
     port = int(port_text)
     return (user or str(found.get("user") or getpass.getuser()), str(found.get("hostname", host)), port)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flockops.agent.model import HostReport
+from flockops.agent.model import HostReport, OllamaStatus, Placement
 
 from .table import simple_table
 from .units import NA, gib
@@ -20,9 +20,9 @@ FOREVER_YEAR = 2200
 def processor(model: OllamaModel) -> str:
     """Where the model sits, worded as ``ollama ps`` prints it: "100% GPU", "48%/52% CPU/GPU"."""
     placement = model.placement
-    if placement in ("cpu", "gpu"):
+    if placement in (Placement.CPU, Placement.GPU):
         return f"100% {placement.upper()}"
-    if placement == "unknown" or not model.size_bytes or model.vram_bytes is None:
+    if placement == Placement.UNKNOWN or not model.size_bytes or model.vram_bytes is None:
         return "Unknown"
     # Go's math.Round: half away from zero.
     cpu = int((model.size_bytes - model.vram_bytes) / model.size_bytes * 100 + 0.5)
@@ -60,9 +60,9 @@ def ollama_lines(host: HostReport) -> list[str]:
     report = host.ollama
     if report is None:
         return []
-    if report.status == "not_running":
+    if report.status == OllamaStatus.NOT_RUNNING:
         return [f"Ollama: not running (nothing listens at {report.url})"]
-    if report.status != "ok":
+    if report.status != OllamaStatus.OK:
         return [f"Ollama at {report.url}: {report.status}"]
     version = f" {report.version}" if report.version else ""
     head = f"Ollama{version} at {report.url}: "
@@ -99,7 +99,7 @@ def ollama_cell(host: HostReport) -> str:
     report = host.ollama
     if report is None:
         return ""
-    if report.status != "ok":
+    if report.status != OllamaStatus.OK:
         return report.status.replace("_", " ")
     text = f"{len(report.models)} loaded, {gib(report.vram_bytes)} VRAM"
     spills = len(host.warnings)

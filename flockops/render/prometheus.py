@@ -10,9 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flockops.agent.model import THROTTLE_REASON_BITS, FleetReport, GpuSample, HostReport
+from flockops.agent.model import ANSWERED, THROTTLE_REASON_BITS, FleetReport, GpuSample, HostReport
 from flockops.userdirs import replace_file
+
+if TYPE_CHECKING:
+    from flockops.check.rules import Item
 
 Sample = tuple[dict[str, str], float]
 
@@ -74,7 +78,7 @@ def fleet_metrics(fleet: FleetReport, now: float | None = None, exposition: Expo
     out = exposition or Exposition()
     for host in fleet.hosts:
         out.add("flockops_host_up", "1 when the host answered (ok or partial), else 0.", {"host": host.host},
-                1 if host.status in ("ok", "partial") else 0)
+                1 if host.status in ANSWERED else 0)
         for gpu in host.gpus:
             labels = gpu_labels(host.host, gpu)
             out.add("flockops_gpu_lost", "1 when the GPU is lost (fallen off the bus, needs a reset).", labels,
@@ -104,11 +108,10 @@ def _ollama(out: Exposition, host: HostReport) -> None:
                 {"host": host.host, "model": model.name}, model.vram_bytes)
 
 
-def check_metrics(out: Exposition, items: Iterable[object]) -> Exposition:
+def check_metrics(out: Exposition, items: Iterable[Item]) -> Exposition:
     for item in items:
         out.add("flockops_check_status", "State of a flockops check item: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
-                {"host": str(getattr(item, "host", "")), "check": str(getattr(item, "key", ""))},
-                int(getattr(item, "state", 3)))
+                {"host": item.host, "check": item.key}, item.state.exit_code)
     return out
 
 

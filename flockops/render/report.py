@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flockops.agent.codec import fleet_to_dict
-from flockops.agent.model import FleetReport, GpuSample, HostReport
+from flockops.agent.model import ANSWERED, FleetReport, GpuSample, HostReport, HostStatus, Outcome
 
 from .ollama import ollama_cell, ollama_lines
 from .table import simple_table
@@ -45,7 +45,7 @@ GPU_HEADERS = ["GPU", "Name", "VRAM total", "Used", "Free", "Reserved", "Util", 
 
 
 # The statuses of a host with no data at all (HostReport.status): nothing measured, not even a count.
-NO_DATA = frozenset({"failed", "unreachable"})
+NO_DATA = frozenset({HostStatus.FAILED, HostStatus.UNREACHABLE})
 
 
 def gpu_count(host: HostReport) -> str:
@@ -72,7 +72,7 @@ def _summary(host: HostReport) -> str:
 def _driver_lines(host: HostReport, only_reasons: bool) -> list[str]:
     lines = []
     for d in host.drivers:
-        if only_reasons and d.outcome == "skipped":
+        if only_reasons and d.outcome == Outcome.SKIPPED:
             continue
         reason = f": {d.reason}" if d.reason else ""
         lines.append(f"  {d.name} ({d.vendor}) {d.outcome}{reason}")
@@ -91,11 +91,11 @@ def host_table(host: HostReport, verbose: bool = False, status: str | None = Non
         out.append(_summary(host))
     elif host.ollama is not None and not (host.drivers or host.errors):
         out.append("No device data: known only by its Ollama URL (no SSH).")
-    elif any(d.outcome == "failed" for d in host.drivers):
+    elif any(d.outcome == Outcome.FAILED for d in host.drivers):
         # A failed driver may have had GPUs to report: not "no GPU".
         out.append("No GPU reported: a driver failed, so GPUs it would have listed may be missing. Each driver said:")
         out.extend(_driver_lines(host, only_reasons=True))
-    elif host.status in ("ok", "partial"):
+    elif host.status in ANSWERED:
         out.append("No GPU detected. Each driver said:")
         out.extend(_driver_lines(host, only_reasons=True))
     out.extend(ollama_lines(host))
@@ -140,10 +140,10 @@ def summary_table(fleet: FleetReport) -> str:
 
 
 def fleet_totals(fleet: FleetReport) -> str:
-    counts: dict[str, int] = {}
+    counts: dict[HostStatus, int] = {}
     for host in fleet.hosts:
         counts[host.status] = counts.get(host.status, 0) + 1
-    states = ", ".join(f"{counts[s]} {s}" for s in ("ok", "partial", "failed", "unreachable") if s in counts)
+    states = ", ".join(f"{counts[s]} {s}" for s in HostStatus if s in counts)
     gpus = [g for h in fleet.hosts for g in h.gpus]
     reporting = [h for h in fleet.hosts if h.gpus]
     return (f"Fleet: {len(fleet.hosts)} hosts ({states}) | GPUs: {len(gpus)} | "

@@ -7,10 +7,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from flockops.agent.model import FleetReport, HostError, HostReport
+from flockops.agent.model import ANSWERED, FleetReport, HostError, HostReport
 
 # Data that counts as good: the host answered (maybe with some fields or drivers missing).
-GOOD_STATUSES = frozenset({"ok", "partial"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +30,7 @@ def merge(fleet: FleetReport, last_good: dict[str, HostReport], now: float) -> t
     views = []
     for host in fleet.hosts:
         previous = last_good.get(host.host)
-        if host.status in GOOD_STATUSES:
+        if host.status in ANSWERED:
             last_good[host.host] = host
             views.append(HostView(host, _age(host, now)))
         elif previous is not None:
