@@ -26,8 +26,8 @@ from common import REPO, make_venv, probe_cpu_s
 from paramiko_floor import floor
 
 sys.path.insert(0, str(REPO / "tests"))
-from nvmlfake import build_fake_nvml, write_config  # noqa: E402
-from sshd import start_sshd, world_readable_dir  # noqa: E402
+from support.nvml import build_fake_nvml, write_config  # noqa: E402
+from support.sshd import start_sshd, world_readable_dir  # noqa: E402
 
 FORKS = 20
 RUNS = int(os.environ.get("FLEET_BENCH_RUNS", "3"))  # each figure is the median of this many runs

@@ -14,7 +14,7 @@ from pathlib import Path
 from common import REPO, make_venv, time_command
 
 sys.path.insert(0, str(REPO / "tests"))
-from nvmlfake import build_fake_nvml, write_config  # noqa: E402
+from support.nvml import build_fake_nvml, write_config  # noqa: E402
 
 GIB = 1 << 30
 

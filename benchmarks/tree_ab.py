@@ -23,8 +23,8 @@ from common import REPO, make_venv
 from fleet_speed import timed, write_inventory
 
 sys.path.insert(0, str(REPO / "tests"))
-from nvmlfake import build_fake_nvml, write_config  # noqa: E402
-from sshd import start_sshd, world_readable_dir  # noqa: E402
+from support.nvml import build_fake_nvml, write_config  # noqa: E402
+from support.sshd import start_sshd, world_readable_dir  # noqa: E402
 
 ZIP_AND_COMMAND = """
 import sys

@@ -26,8 +26,8 @@ from fleet_speed import write_inventory
 
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
-from nvmlfake import build_fake_nvml, write_config  # noqa: E402
-from sshd import start_sshd, world_readable_dir  # noqa: E402
+from support.nvml import build_fake_nvml, write_config  # noqa: E402
+from support.sshd import start_sshd, world_readable_dir  # noqa: E402
 
 FLOCKOPS = [sys.executable, "-m", "flockops"]
 TIMING = re.compile(r"refresh (\d+): ([0-9.]+) s wall, ([0-9.]+) s cpu, (\d+) hosts \((\d+) stale\), "

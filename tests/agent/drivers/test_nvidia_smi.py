@@ -1,0 +1,105 @@
+"""The nvidia-smi driver against every recorded case, through the real CLI and the fake tool.
+
+Each case directory under tests/data/nvidia-smi/cases holds a real capture (see SOURCES.md
+there) and, beside it, the parse we expect, worked out by hand from the capture.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from support.paths import DATA, FAKES
+
+CASES = DATA / "nvidia-smi" / "cases"
+CASE_NAMES = sorted(p.name for p in CASES.iterdir() if p.is_dir())
+
+
+def smi_env(case: Path) -> dict[str, str]:
+    return {"FAKE_NVIDIA_SMI_CASE": str(case), "PATH": f"{FAKES}:/usr/bin:/bin"}
+
+
+@pytest.mark.parametrize("case", CASE_NAMES)
+def test_recorded_case(case: str, flockops) -> None:  # type: ignore[no-untyped-def]
+    expected = json.loads((CASES / case / "expected.json").read_text())
+    run = flockops("report", "-o", "json", "--driver", "nvidia-smi", env=smi_env(CASES / case))
+    assert "Traceback" not in run.stderr
+    assert run.returncode == 0, run.stderr
+    host = run.json()["hosts"][0]
+    smi = next(d for d in host["drivers"] if d["name"] == "nvidia-smi")
+    if isinstance(expected, dict):  # an error case
+        said = [smi["reason"] or ""] + [e["message"] for e in host["errors"]]
+        said += [g["lost_reason"] or "" for g in host["gpus"]]
+        assert any(expected["error_reason_contains"] in text.lower() for text in said), said
+        return
+    assert smi["outcome"] == "used", smi
+    assert len(host["gpus"]) == len(expected)
+    for got, want in zip(host["gpus"], expected, strict=True):
+        assert {key: got[key] for key in want} == want
+
+
+def test_a_lost_gpu_keeps_its_bus_id(flockops) -> None:  # type: ignore[no-untyped-def]
+    host = flockops("report", "-o", "json", "--driver", "nvidia-smi",
+                    env=smi_env(CASES / "error-gpu-lost")).json()["hosts"][0]
+    (gpu,) = host["gpus"]
+    assert gpu["lost"] is True and gpu["pci_bus_id"] == "0000:03:00.0"
+    assert host["status"] == "partial"
+    assert host["errors"][0]["kind"] == "gpu_lost"
+
+
+def test_driver_not_loaded_is_unavailable_not_failed(flockops) -> None:  # type: ignore[no-untyped-def]
+    run = flockops("report", "--driver", "nvidia-smi", env=smi_env(CASES / "error-driver-not-loaded"))
+    assert run.returncode == 0
+    assert "No GPU detected" in run.stdout
+    assert "couldn't communicate with the NVIDIA driver" in run.stdout
+
+
+def test_hung_nvidia_smi_times_out(tmp_path: Path, flockops) -> None:  # type: ignore[no-untyped-def]
+    case = tmp_path / "hung"
+    shutil.copytree(CASES / "h200-load", case)
+    (case / "delay-seconds").write_text("30")
+    run = flockops("report", "-o", "json", "--driver", "nvidia-smi", env={
+        **smi_env(case), "FLOCKOPS_COMMAND_TIMEOUT": "0.5"})
+    host = run.json()["hosts"][0]
+    smi = next(d for d in host["drivers"] if d["name"] == "nvidia-smi")
+    assert smi["outcome"] == "failed" and "did not answer within 0.5 s" in smi["reason"]
+    assert host["errors"] == [{"kind": "driver", "source": "nvidia-smi", "message": smi["reason"]}]
+
+
+def test_table_shows_the_recorded_gpu(flockops) -> None:  # type: ignore[no-untyped-def]
+    run = flockops("report", "--driver", "nvidia-smi", env=smi_env(CASES / "h200-load"))
+    assert run.returncode == 0
+    lines = run.stdout.splitlines()
+    row = next(line for line in lines if "NVIDIA H200" in line)
+    assert "143,771 MiB (140.4 GiB)" in row and "32,362 MiB" in row and "614 MiB" in row
+    assert "52 °C" in row and "627 / 700 W" in row and "100%" in row
+    assert any("Total VRAM: 140.4 GiB" in line for line in lines)
+
+
+def test_one_unreadable_value_costs_only_its_field(tmp_path: Path, flockops) -> None:  # type: ignore[no-untyped-def]
+    """The h200-load capture with its power.draw cell replaced by text nvidia-smi never prints as a
+    number (constructed here): that field is unknown with the reason, every other one is kept."""
+    case = tmp_path / "h200-bad-power"
+    shutil.copytree(CASES / "h200-load", case)
+    capture = case / "query-gpu.csv"
+    header, row = capture.read_text().splitlines()[:2]
+    names = [name.split(" [")[0].strip() for name in header.split(",")]
+    cells = row.split(", ")
+    cells[names.index("power.draw")] = "ERR!"
+    capture.write_text(header + "\n" + ", ".join(cells) + "\n")
+    host = flockops("report", "-o", "json", "--driver", "nvidia-smi", env=smi_env(case)).json()["hosts"][0]
+    (gpu,) = host["gpus"]
+    assert gpu["power_w"] is None and gpu["field_errors"]["power_w"] == "cannot read power.draw as a number: 'ERR!'"
+    assert gpu["memory_total_bytes"] == 143771 << 20 and gpu["temperature_c"] == 52.0
+    assert host["status"] == "ok"
+
+
+def test_a_failed_driver_is_not_reported_as_no_gpu(tmp_path: Path, flockops) -> None:  # type: ignore[no-untyped-def]
+    case = tmp_path / "hung"
+    shutil.copytree(CASES / "h200-load", case)
+    (case / "delay-seconds").write_text("30")
+    run = flockops("report", "--driver", "nvidia-smi", env={**smi_env(case), "FLOCKOPS_COMMAND_TIMEOUT": "0.5"})
+    assert "No GPU detected" not in run.stdout
+    assert "No GPU reported: a driver failed" in run.stdout and "did not answer within 0.5 s" in run.stdout

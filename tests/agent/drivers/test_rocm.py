@@ -1,0 +1,124 @@
+"""The amd-smi and rocm-smi drivers against every case, through the real CLI and the fake tools.
+
+Cases live under tests/data/{rocm-smi,amd-smi}/cases (provenance in SOURCES.md beside them),
+each with the parse we expect.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.paths import DATA, FAKES
+
+from flockops.agent.driver import CommandResult, Context
+from flockops.agent.drivers import rocm as rocm
+from flockops.agent.drivers.amd_smi import AmdSmiDriver
+from flockops.agent.drivers.rocm_smi import RocmSmiDriver
+from flockops.errors import DriverFailed, DriverUnavailable, ParseError
+
+TOOLS = {"rocm-smi": ("FAKE_ROCM_SMI_CASE", DATA / "rocm-smi" / "cases"),
+         "amd-smi": ("FAKE_AMD_SMI_CASE", DATA / "amd-smi" / "cases")}
+CASES = [(tool, p.name) for tool, (_, root) in TOOLS.items() for p in sorted(root.iterdir()) if p.is_dir()]
+
+
+def tool_env(tool: str, case: str) -> dict[str, str]:
+    variable, root = TOOLS[tool]
+    return {variable: str(root / case), "PATH": f"{FAKES}:/usr/bin:/bin"}
+
+
+def _report(flockops: Any, tool: str, case: str) -> dict[str, Any]:
+    run = flockops("report", "-o", "json", "--driver", tool, env=tool_env(tool, case))
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    host: dict[str, Any] = run.json()["hosts"][0]
+    return host
+
+
+@pytest.mark.parametrize(("tool", "case"), CASES)
+def test_recorded_case(tool: str, case: str, flockops) -> None:  # type: ignore[no-untyped-def]
+    expected = json.loads((TOOLS[tool][1] / case / "expected.json").read_text())
+    host = _report(flockops, tool, case)
+    attempt = next(d for d in host["drivers"] if d["name"] == tool)
+    if isinstance(expected, dict):  # an outcome, not GPUs
+        assert attempt["outcome"] == expected["outcome"], attempt
+        assert expected["error_reason_contains"] in attempt["reason"].lower(), attempt
+        assert host["gpus"] == []
+        return
+    assert attempt["outcome"] == "used", attempt
+    assert len(host["gpus"]) == len(expected)
+    for got, want in zip(host["gpus"], expected, strict=True):
+        assert {key: got[key] for key in want} == want
+
+
+def test_secondary_die_power_says_why(flockops) -> None:  # type: ignore[no-untyped-def]
+    (gpu,) = _report(flockops, "rocm-smi", "rx6700xt-rocm602")["gpus"]
+    assert gpu["power_w"] is None and gpu["field_errors"]["power_w"] == "N/A (Secondary die)"
+
+
+def test_missing_edge_falls_back_to_junction_and_says_so(flockops) -> None:  # type: ignore[no-untyped-def]
+    (gpu,) = _report(flockops, "amd-smi", "mi300a-no-edge")["gpus"]
+    assert gpu["temperature_sensor"] == "junction"
+    assert "no edge temperature" in gpu["field_errors"]["temperature_c"]
+    assert "power_w" not in gpu["field_errors"]  # a bare N/A is just unknown
+
+
+def test_rocm_smi_is_found_in_opt_rocm_bin_layout(tmp_path: Path) -> None:
+    # Context.which also looks in /opt/rocm/bin; here the fake is reached through PATH only.
+    ctx = Context(env={"PATH": str(tmp_path)})
+    with pytest.raises(DriverUnavailable, match="not found on PATH or in /opt/rocm/bin"):
+        RocmSmiDriver().probe(ctx)
+    with pytest.raises(DriverUnavailable, match="amd-smi not found"):
+        AmdSmiDriver().collect(ctx)
+
+
+def _result(stdout: str, stderr: str = "", code: int = 0) -> CommandResult:
+    return CommandResult(("tool",), code, stdout, stderr)
+
+
+def test_json_document_finds_json_after_noise_and_sorts_outcomes() -> None:
+    assert rocm.json_document("t", _result('\nWARNING: x {\n[1, 2]\n')) == [1, 2]
+    assert rocm.json_document("t", _result('notice\n{"a": 1}\ntrailing words\n')) == {"a": 1}
+    with pytest.raises(DriverUnavailable, match="reported no data"):
+        rocm.json_document("t", _result("WARNING: No JSON data to report\n"))
+    with pytest.raises(DriverFailed, match="exited with status 3: boom"):
+        rocm.json_document("t", _result("", "boom\n", 3))
+    with pytest.raises(ParseError, match="printed no JSON"):
+        rocm.json_document("t", _result("a table, not JSON\n"))
+
+
+@pytest.mark.parametrize(("raw", "value"), [
+    ("34342961152", 34342961152.0), (" 45.0 ", 45.0), (42, 42.0), ({"value": 71, "unit": "C"}, 71.0),
+    ("N/A", None), ("N/A (Secondary die)", None), ({"value": "N/A", "unit": "W"}, None), (None, None),
+    ("612 W", 612.0),
+])
+def test_tool_values(raw: object, value: float | None) -> None:
+    assert rocm.number(raw, "x") == value
+
+
+def test_tool_value_garbage_is_a_parse_error_quoting_it() -> None:
+    with pytest.raises(ParseError, match="lots of watts"):
+        rocm.number("lots of watts", "power")
+    assert rocm.byte_count({"value": 2, "unit": "MB"}, "m", "b") == 2 << 20
+    assert rocm.byte_count("1024", "m", "b") == 1024
+
+
+def test_one_unreadable_value_costs_only_its_field(tmp_path: Path, flockops) -> None:  # type: ignore[no-untyped-def]
+    """The ROCm 6.0.2 capture with its GPU use replaced by a word (constructed here): rocm-smi's other
+    fields of that GPU stand, and the odd one is null with its reason."""
+    import json
+    import shutil
+
+    case = tmp_path / "odd-gpu-use"
+    shutil.copytree(DATA / "rocm-smi" / "cases" / "rx6700xt-rocm602", case)
+    capture = json.loads((case / "stdout.txt").read_text())
+    capture["card0"]["GPU use (%)"] = "Busy"
+    (case / "stdout.txt").write_text(json.dumps(capture))
+    run = flockops("report", "-o", "json", "--driver", "rocm-smi",
+                   env={"FAKE_ROCM_SMI_CASE": str(case), "PATH": f"{FAKES}:/usr/bin:/bin"})
+    (gpu,) = run.json()["hosts"][0]["gpus"]
+    assert gpu["utilization_pct"] is None
+    assert "cannot read GPU use (%) as a number" in gpu["field_errors"]["utilization_pct"]
+    assert gpu["temperature_c"] == 45.0 and gpu["memory_total_bytes"] == 12868124672
