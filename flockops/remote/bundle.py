@@ -84,8 +84,13 @@ def _build_zip(extra_modules: tuple[str, ...]) -> bytes:
     if spec is not None and spec.origin:
         sources["pynvml.py"] = Path(spec.origin)
     texts = {name: path.read_bytes() for name, path in sources.items()}
-    # The same inputs make the same zip: an earlier run's, when it kept one (flockops.code_cache).
-    key = bundle_cache.zip_key(part for name, source in texts.items() for part in (name.encode(), source))
+    # The same inputs make the same zip: an earlier run's, when it kept one. The builder is an input
+    # too: this module lays the zip out, and the bootstrap in command.py reads it.
+    from . import command
+
+    builders = (Path(__file__).read_bytes(), Path(command.__file__).read_bytes())
+    inputs = (part for name, source in texts.items() for part in (name.encode(), source))
+    key = bundle_cache.zip_key((*builders, *inputs))
     kept = bundle_cache.cached_zip(key)
     if kept is not None:
         return kept

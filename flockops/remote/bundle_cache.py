@@ -92,13 +92,10 @@ def _write(path: Path, data: bytes, prefix: str) -> None:
 
 
 def zip_key(parts: Iterable[bytes]) -> bytes:
-    """What a zip is built from, hashed: the caller's parts (each source, its name), plus the
-    builder itself (bundle.py lays the zip out, command.py's bootstrap reads it) and the Python
-    building it."""
-    from . import bundle, command
-
+    """What a zip is built from, hashed: the caller's parts (each source and its name, and the code
+    that lays the zip out and reads it), plus the Python building it."""
     digest = hashlib.sha256(f"{__version__} {sys.version} {sys.flags.optimize}".encode())
-    for part in (Path(bundle.__file__).read_bytes(), Path(command.__file__).read_bytes(), *parts):
+    for part in parts:
         digest.update(len(part).to_bytes(8, "little"))
         digest.update(part)
     return digest.digest()
