@@ -26,7 +26,7 @@ the source tree for a complete out-of-tree example.
 
 from __future__ import annotations
 
-# typing costs the remote probe about 10 ms to import; annotations are strings here.
+# typing is slow to import and the probe never needs it: annotations are strings here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 __all__ = ["__version__", "hookimpl", "collect_report", "best_node", "fit", "parse_size"]
 
-# The Python API (issue 5; docs/ollama.md): name -> (module, attribute), imported on first use.
+# The Python API (docs/api.md): name -> (module, attribute), imported on first use.
 #   report = flockops.collect_report(inventory="hosts.yml", ollama_urls=["http://10.0.0.7:11434"])
 #   place = flockops.best_node(report, flockops.parse_size("40GiB"))  # an ollama.capacity.Placement, or None
 _API = {

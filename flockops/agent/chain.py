@@ -88,7 +88,7 @@ def collect_host(
                       collected_at=time.time())
 
 
-# --- Vendor detection and merging (issue 4) ------------------------------------------
+# --- Vendor detection and merging -----------------------------------------------------
 # Fields a supplementing source may fill where the answering one has None (or nothing).
 MERGEABLE = (
     "name", "uuid", "memory_total_bytes", "memory_used_bytes", "memory_free_bytes", "utilization_pct",

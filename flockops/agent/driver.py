@@ -15,7 +15,7 @@ from flockops.errors import DriverFailed, DriverUnavailable
 
 from .model import GpuSample
 
-# typing costs the remote probe about 10 ms to import; annotations are strings here.
+# typing is slow to import and the probe never needs it: annotations are strings here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import ClassVar

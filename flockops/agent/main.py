@@ -1,6 +1,6 @@
 """The target side of the remote probe: run every driver here and print one JSON report.
 
-Runs from an in-memory zip under the target's python3 (see ``flockops.probe``).
+Runs from an in-memory zip under the target's python3 (see :mod:`flockops.remote.command`).
 Standard library, the drivers (built-in, and pure-Python third-party ones shipped from the
 controller) and ``pynvml`` only.
 """
@@ -50,7 +50,7 @@ def extra_drivers(targets: Sequence[str]) -> tuple[list[Driver], list[DriverAtte
     return drivers, failed
 
 
-# --serve (watch, issue 7): after each report, so the controller knows where it ends without EOF.
+# --serve (watch): after each report, so the controller knows where it ends without EOF.
 END_MARKER = "@@flockops-end"
 
 
@@ -71,7 +71,7 @@ def main(argv: Sequence[str]) -> None:
             signal.alarm(alarm[0])  # SIGALRM's default action ends the process, even inside a C call
         sys.stdout.write(report() + "\n")
         return
-    # Resident (flockops.resident): the imports above are paid once; then every request line gets one
+    # Resident (flockops.remote.resident): the imports above are paid once; then every request line gets one
     # report and the end marker, flushed at once, until the controller closes stdin. It lives for
     # hours, so the garbage collector the bootstrap turned off comes back on.
     gc.enable()

@@ -165,7 +165,7 @@ class GpuSample:
     cuda_driver_version: str | None = None
     # Fields this source could not read, with why ("power_w": "not supported").
     field_errors: Mapping[str, str] = field(default_factory=dict)
-    # --- AMD/Intel (issue 4): new fields go at the end, with defaults. ---
+    # New fields go at the end, with defaults (older probes and readers know only those before).
     # True when the GPU has no VRAM of its own (an integrated GPU or APU): its memory is
     # system memory. memory_total_bytes is then None (Intel iGPU: the kernel does not say)
     # or the BIOS carve-out the driver calls "VRAM" (AMD APU), never a made-up 0.

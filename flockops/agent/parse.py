@@ -11,7 +11,7 @@ import re
 from flockops.errors import ParseError
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs the remote probe about 10 ms to import
+if TYPE_CHECKING:  # typing is slow to import, and the probe never needs it
     from collections.abc import Callable
     from typing import Any, TypeVar
 

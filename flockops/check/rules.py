@@ -1,7 +1,7 @@
 """`flockops check`: the temperature and throttle rules, as monitoring plugins state them.
 
 Pure logic: a fleet report in, check items out. Rendering (Nagios lines, perfdata) lives
-in :mod:`flockops.nagios`; files, locks and notifications in :mod:`flockops.checkrun`.
+in :mod:`flockops.check.nagios`; files, locks and notifications in :mod:`flockops.check.run`.
 
 Temperature rules (documented in the README):
 - with the card's own slowdown limit known: CRITICAL at ``slowdown - 2 °C``, WARNING at

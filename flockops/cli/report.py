@@ -53,7 +53,7 @@ def report(args: argparse.Namespace) -> int:
 
 
 def fit(args: argparse.Namespace) -> int:
-    """--- Ollama (issue 5): which GPUs and nodes can hold SIZE now. ---"""
+    """Which GPUs and nodes can hold SIZE now."""
     from flockops.ollama.capacity import parse_margin, parse_size, plan
 
     try:

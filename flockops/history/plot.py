@@ -73,7 +73,7 @@ def _with_gaps(times: Sequence[float], values: Sequence[float | None],
 
 def spans(polls: Sequence[tuple[float, bool]], max_gap_s: float = MAX_GAP_S) -> list[tuple[float, float]]:
     """(start, end) of each stretch of polls with a model spilled, each poll holding as in
-    :func:`flockops.history.held`; the last one of a stretch is drawn until the next poll."""
+    :func:`flockops.history.summary.held`; the last one of a stretch is drawn until the next poll."""
     out: list[tuple[float, float]] = []
     for (ts, is_spilled), hold in zip(polls, held([t for t, _ in polls], max_gap_s), strict=True):
         if not is_spilled:

@@ -33,7 +33,7 @@ _H = _IPV6_PART
 @functools.cache
 def _ipv6() -> re.Pattern[str]:
     """Every way to write an IPv6 address, from 1:2:3:4:5:6:7:8 through "a::b" forms to "::", plus
-    IPv4-in-IPv6. Compiled on first use: 4 ms, and inventories of host names never need it."""
+    IPv4-in-IPv6. Compiled on first use: it is slow to compile, and inventories of host names never need it."""
     return re.compile(
         rf"^((?:{_H}:){{7}}{_H}|(?:{_H}:){{1,6}}:|(?:{_H}:)(?::{_H}){{1,6}}|(?:{_H}:){{2}}(?::{_H}){{1,5}}|"
         rf"(?:{_H}:){{3}}(?::{_H}){{1,4}}|(?:{_H}:){{4}}(?::{_H}){{1,3}}|(?:{_H}:){{5}}(?::{_H}){{1,2}}|"

@@ -6,7 +6,7 @@ guess (:mod:`.inference`) and what fits where (:mod:`.capacity`).
 
 Asked from the machine running flockops, never over SSH: an Ollama endpoint is plain HTTP. The
 standard library's ``http.client`` does the talking, not the ``ollama`` package (importing that costs
-about 300 ms, more than a whole local report), and it is imported only once something has accepted
+more than a whole local report), and it is imported only once something has accepted
 the TCP connection: a refused connect on the local default port costs the report next to nothing.
 
 Every failure becomes an :class:`~flockops.agent.ollama_model.OllamaReport` with a status and a reason; nothing

@@ -16,7 +16,7 @@ MAX_BODY = 16 << 20  # a /api/ps or /api/tags answer is kilobytes; anything this
 
 
 # NamedTuples, not dataclasses: this module is on the local report's path, and a frozen dataclass
-# costs a millisecond or two to create at import; change one with ``options._replace(infer=True)``.
+# costs more to create at import; change one with ``options._replace(infer=True)``.
 class OllamaOptions(NamedTuple):
     """Timeouts, and the embedding timing that ``--infer`` does."""
 
@@ -142,7 +142,7 @@ def _open(host: str, port: int, timeout_s: float) -> socket.socket:
     """A connected TCP socket, as cheaply as can be when nothing listens (the local report's case).
 
     An IPv4 literal (127.0.0.1, the default) is connected with ``_socket``: importing ``socket``
-    itself costs ~3 ms (it builds its enums), and a refused connect should cost next to nothing.
+    itself is slower (it builds its enums), and a refused connect should cost next to nothing.
     """
     import _socket
 
@@ -165,11 +165,11 @@ def _open(host: str, port: int, timeout_s: float) -> socket.socket:
     else:
         import socket
 
-        # An ASCII name as bytes: a str one makes getaddrinfo import the idna codec (~5 ms).
+        # An ASCII name as bytes: a str one makes getaddrinfo import the idna codec.
         name: Any = host.encode() if host.isascii() else host
         sock = socket.create_connection((name, port), timeout=timeout_s)
     # As HTTPConnection.connect does: http.client writes a POST's headers and body separately,
-    # and Nagle's algorithm with the server's delayed ACK would add 40 ms to every embedding.
+    # and Nagle's algorithm with the server's delayed ACK would delay every embedding (a timing!).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 

@@ -1,7 +1,7 @@
 """Finding the ``flockops`` entry points of installed distributions, cheaply.
 
-``importlib.metadata`` costs about 35 ms to import here (email, zipfile, csv...), a fifth of
-a whole report. Entry points of path-installed distributions live in
+``importlib.metadata`` is slow to import (email, zipfile, csv...: BENCHMARKS.md has it at a
+fifth of a whole local report). Entry points of path-installed distributions live in
 ``<name>.dist-info/entry_points.txt`` (or ``.egg-info``) on ``sys.path``; reading those
 few files directly gives the same answer for the one group we need. The first
 distribution of a name on ``sys.path`` wins, as with importlib.metadata.

@@ -96,13 +96,13 @@ def _build_zip(extra_modules: tuple[str, ...]) -> bytes:
         return kept
     import zipfile  # only when the zip is built: it is usually kept
 
-    # Compiling pynvml alone costs a target about 50 ms per run. Beside each source goes
+    # Compiling pynvml alone would cost every target more than the rest of its run. Beside each source goes
     # its code object for this Python; a target whose Python has the same bytecode magic
     # uses it, any other compiles the source.
     magic = importlib.util.MAGIC_NUMBER.hex()
     buffer = io.BytesIO()
-    # Level 1: 32 ms to build instead of 44 at the default level, for a zip 10 % larger (322 kB),
-    # which costs sshd and the target nothing measurable (BENCHMARKS.md).
+    # Level 1: a quicker build than the default level, for a zip a tenth larger, which costs sshd and
+    # the target nothing measurable (BENCHMARKS.md).
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for name, source in texts.items():
             archive.writestr(name, source)

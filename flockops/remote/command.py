@@ -23,14 +23,14 @@ _READ_ALL = "sys.stdin.buffer.read()"
 _READ_SIZED = "sys.stdin.buffer.read(int(sys.stdin.buffer.readline()))"
 
 # Imports modules from the zip on stdin, in memory. It reads the zip itself (struct + zlib)
-# rather than importing zipfile and importlib.abc, which cost a target about 40 ms a run, and
+# rather than importing zipfile and importlib.abc, which would cost every target each run, and
 # inflates a file only when it is imported (a target uses the code objects, not the sources).
 # The one-shot probe reads the zip to the end of stdin; the resident one (--serve, watch) reads
 # a "<size>\\n" line and then exactly that many bytes, so that stdin stays open for its requests.
 # Nothing is written on the target: python3 -B writes no bytecode caches, and the working directory
 # (the login's home) leaves sys.path, so that a file there cannot stand in for a standard module.
 # A one-shot probe lives for a tenth of a second: the cyclic GC stays off (the resident probe
-# turns it back on) and os._exit skips the interpreter's teardown, about 12 ms a run together.
+# turns it back on) and os._exit skips the interpreter's teardown (BENCHMARKS.md).
 BOOTSTRAP = """\
 import sys
 if sys.path[:1] == [""]:
@@ -104,7 +104,7 @@ def remote_command(python: str | None, selected: Sequence[str] | None, queries: 
     """The one command run on a target: the Python probe if it can run, else the shell branch.
 
     ``extra_drivers`` are "module:Class" of shipped third-party drivers. ``serve``: the resident
-    probe of ``flockops watch`` (:mod:`flockops.resident`); its stdin is :func:`framed` zip, then
+    probe of ``flockops watch`` (:mod:`flockops.remote.resident`); its stdin is :func:`framed` zip, then
     one request line per report. ``alarm_s``: the one-shot probe ends itself after that long (a
     GPU library call that hangs must not outlive the controller's deadline on the target).
     """

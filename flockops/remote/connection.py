@@ -92,7 +92,7 @@ def _tcp(hostname: str, port: int, timeout: float) -> socket.socket:
         reason = what.get(exc.errno or 0, exc.strerror or str(exc))
         raise ConnectionFailure(ErrorKind.UNREACHABLE, f"{hostname} port {port}: {reason}") from None
     # Without it, paramiko's many small handshake packets wait on Nagle's algorithm
-    # (measured here: connect plus auth about 105 ms without, 22 ms with).
+    # (BENCHMARKS.md has the handshake timed with and without).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 
@@ -105,7 +105,7 @@ class SshConnection:
         self.options = options
         self.host_key_checking = host_key_checking
         self._clients: list[paramiko.SSHClient] = []
-        self.resident: ResidentProbe | None = None  # watch (issue 7): its probe, on a channel of this connection
+        self.resident: ResidentProbe | None = None  # watch: its probe, on a channel of this connection
 
     def _known_hosts(self) -> KnownHosts:
         return read_known_hosts((Path(os.path.expanduser("~/.ssh/known_hosts")), SYSTEM_KNOWN_HOSTS,
@@ -278,7 +278,7 @@ class SshConnection:
             if status == -1:
                 # No exit status: the command died of a signal, or the connection itself went (sshd
                 # killed), which paramiko reports as an ended channel a moment before its transport
-                # says it is down; give it that moment (watch, issue 7).
+                # says it is down; give it that moment.
                 transport.join(0.2)
                 if not transport.is_active():
                     raise EOFError("the connection closed before the command ended")
@@ -294,7 +294,7 @@ class SshConnection:
             client.close()
         self._clients.clear()
 
-    # --- watch (issue 7): kept open between refreshes ---
+    # --- watch: kept open between refreshes ---
     def start(self, command: str, deadline: float) -> paramiko.Channel:
         """A channel running ``command``, left open for the caller to talk to (the resident probe)."""
         transport = self._transport()

@@ -41,7 +41,7 @@ class FleetOptions:
     selected_drivers: tuple[str, ...] | None = None
     ssh: SshOptions = field(default_factory=SshOptions)
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)  # may hold tokens
-    # --- watch (issue 7): connections kept open between runs; None opens and closes one per host. ---
+    # watch: connections kept open between runs; None opens and closes one per host.
     pool: ConnectionPool | None = None
 
 
@@ -81,7 +81,7 @@ def _connection(target: Target, endpoint: SshEndpoint, options: FleetOptions) ->
 
 def _exec_pooled(pool: ConnectionPool, target: Target, endpoint: SshEndpoint, options: FleetOptions, command: str,
                  payload: bytes, deadline: float) -> CommandResult:
-    """--- watch (issue 7) --- Ask the resident probe (:mod:`flockops.resident`) on the pool's open
+    """watch: ask the resident probe (:mod:`flockops.remote.resident`) on the pool's open
     connection to ``target``, opening one if there is none. A kept connection that fails (its probe
     timed out or died, sshd restarted, a NAT dropped it) is closed and re-opened once; a fresh one
     that fails is the host's answer."""

@@ -1,7 +1,7 @@
-"""--- watch (issue 7) --- A probe that stays running on each target between refreshes.
+"""``flockops watch``'s probe: one that stays running on each target between refreshes.
 
-``flockops report`` starts a fresh python3 per host (:mod:`flockops.probe`); at every watch refresh
-that start (interpreter, imports, pynvml) cost each target about 100 ms of CPU. Here the same
+``flockops report`` starts a fresh python3 per host (:mod:`flockops.remote.command`); at every watch refresh
+that start (interpreter, imports, pynvml) cost each target its CPU every time. Here the same
 bootstrap runs once per host in serve mode, on a long-lived exec channel of the kept SSH connection:
 the zip goes first, length-prefixed so that stdin stays open; then each refresh writes one request
 line and reads one JSON report ended by an end-marker line.
@@ -47,7 +47,7 @@ class ResidentProbe:
 
     def sample(self, deadline: float, first_input: bytes = b"") -> CommandResult:
         """One report, its stdout shaped as the one-shot probe's (the JSON marker line, then the
-        report) so that :func:`flockops.fleet.interpret` reads either. A ConnectionFailure on a
+        report) so that :func:`flockops.remote.answer.interpret` reads either. A ConnectionFailure on a
         timeout or a lost probe: the caller then closes the connection, and this with it."""
         try:
             try:

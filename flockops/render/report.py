@@ -80,7 +80,7 @@ def _driver_lines(host: HostReport, only_reasons: bool) -> list[str]:
 
 
 def host_table(host: HostReport, verbose: bool = False, status: str | None = None) -> str:
-    """``status`` replaces the host's status in the title (watch, issue 7: "ok, age 1.2 s", "STALE ...")."""
+    """``status`` replaces the host's status in the title (watch: "ok, age 1.2 s", "STALE ...")."""
     from tabulate import tabulate
 
     title = host.host if host.address in (None, host.host) else f"{host.host} ({host.address})"
@@ -134,7 +134,7 @@ def summary_table(fleet: FleetReport) -> str:
     rows = [[h.host, h.status, gpu_count(h), used_of_total(h.gpus), hottest(h), ollama_cell(h), problem(h)]
             for h in fleet.hosts]
     headers = ["Host", "Status", "GPUs", "VRAM used / total", "Hottest", "Ollama", "Problem"]
-    if not any(h.ollama is not None for h in fleet.hosts):  # issue 5: the column only where Ollama was asked
+    if not any(h.ollama is not None for h in fleet.hosts):  # the column only where Ollama was asked
         rows, headers = [r[:5] + r[6:] for r in rows], headers[:5] + headers[6:]
     return simple_table(rows, headers)
 

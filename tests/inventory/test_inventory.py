@@ -767,7 +767,7 @@ def test_example_prod_details() -> None:
     ({"hosts.yml": "gpus:\n  hosts:\n    node01:\n"}, True),
 ])
 def test_pyyaml_is_imported_only_for_yaml_files(tmp_path: Path, files: dict[str, str], needs_yaml: bool) -> None:
-    """PyYAML costs every run about 25 ms to import: an INI inventory without YAML files goes without it."""
+    """PyYAML is slow to import: an INI inventory without YAML files goes without it."""
     import subprocess
     import sys
 

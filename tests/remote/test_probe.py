@@ -139,7 +139,7 @@ def test_shell_branch_records_amd_tools() -> None:
     assert {argv[0] for argv in recorded.recorded or ()} >= {"rocm-smi", "amd-smi"}
 
 
-# --- watch's resident probe (issue 7) ---
+# --- watch's resident probe ---
 
 
 def test_serve_mode_answers_every_request_from_one_python(nvml_env) -> None:  # type: ignore[no-untyped-def]

@@ -29,6 +29,6 @@ def base_env(tmp_path: Path) -> dict[str, str]:
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     # An empty sysfs: the host's own GPUs (PCI detection, DRM cards) never leak into a test.
     env["FLOCKOPS_SYSFS_ROOT"] = str(tmp_path / "empty-sysfs")
-    # The compiled code a run keeps (flockops.code_cache) stays in the test's own directory.
+    # The probe zip a run keeps (flockops.remote.bundle_cache) stays in the test's own directory.
     env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     return env

@@ -55,7 +55,7 @@ class Sshd:
             self.process.terminate()
             self.process.wait(timeout=10)
 
-    # --- watch (issue 7): a host going away, and a connection dropping ---
+    # --- watch: a host going away, and a connection dropping ---
     def session_pids(self, parent: int | None = None) -> list[int]:
         """The per-connection sshd processes: the listener's children (they outlive its stop)."""
         parent = self.process.pid if parent is None else parent

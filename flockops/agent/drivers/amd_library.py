@@ -34,7 +34,7 @@ from flockops.errors import DriverFailed, DriverUnavailable
 from ..driver import Context, Driver
 from ..model import GpuSample, TemperatureReading
 
-# typing costs the remote probe about 10 ms to import; annotations are strings here.
+# typing is slow to import and the probe never needs it: annotations are strings here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, TypeVar
@@ -86,7 +86,7 @@ def library_dirs(env: Mapping[str, str], package_dir: str | None) -> list[str]:
 
 
 def find_library(env: Mapping[str, str]) -> str | None:
-    """libamd_smi.so's path, without importing amdsmi (a failed import costs ~50 ms and prints)."""
+    """libamd_smi.so's path, without importing amdsmi (a failed import is slow, and prints)."""
     spec = importlib.util.find_spec("amdsmi")
     if spec is None:
         raise DriverUnavailable("the amdsmi package is not installed (pip install 'flockops[amd]')")

@@ -22,7 +22,7 @@ from ..driver import Context, ToolDriver
 from ..model import GpuProcess, GpuSample, decode_throttle_reasons
 from ..parse import Lenient, field_text, hex_mask, integer, mib_to_bytes, number, pci_bus_key
 
-# typing costs the remote probe about 10 ms to import; annotations are strings here.
+# typing is slow to import and the probe never needs it: annotations are strings here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any

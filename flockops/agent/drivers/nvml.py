@@ -21,7 +21,7 @@ from flockops.errors import DriverUnavailable
 from ..driver import Context, Driver
 from ..model import GpuProcess, GpuSample, MigDevice, decode_throttle_reasons
 
-# typing costs the remote probe about 10 ms to import; annotations are strings here.
+# typing is slow to import and the probe never needs it: annotations are strings here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, TypeVar

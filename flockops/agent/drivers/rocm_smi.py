@@ -33,7 +33,7 @@ from ..model import GpuSample, TemperatureReading
 from ..parse import Lenient
 from . import rocm
 
-# typing costs the remote probe about 10 ms to import; annotations are strings here.
+# typing is slow to import and the probe never needs it: annotations are strings here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
