@@ -28,8 +28,13 @@ from support.sshd import start_sshd, world_readable_dir  # noqa: E402
 
 ZIP_AND_COMMAND = """
 import sys
-from flockops.agent.drivers.nvidia_smi import planned_queries
-from flockops.probe import probe_zip, remote_command
+try:  # the layout since the agent package
+    from flockops.agent.drivers.nvidia_smi import planned_queries
+    from flockops.remote.bundle import probe_zip
+    from flockops.remote.command import remote_command
+except ImportError:  # the flat layout before it
+    from flockops.drivers.nvidia_smi import planned_queries
+    from flockops.probe import probe_zip, remote_command
 sys.stdout.buffer.write(remote_command("/usr/bin/python3", None, planned_queries()).encode() + b"\\0" + probe_zip())
 """
 

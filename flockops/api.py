@@ -63,8 +63,6 @@ def gather(targets: Sequence[Target] | None, drivers: Sequence[Driver], *,
            ollama_urls: Iterable[str] = (), local_ollama: bool = True,
            ollama_options: OllamaOptions | None = None, env: Mapping[str, str] | None = None) -> FleetReport:
     """The report for ``targets`` (None: this machine) plus the Ollama-only nodes, in that order."""
-    from flockops.ollama.query import Pending
-
     env = os.environ if env is None else env
     if targets is None:
         per_host = [local_endpoint(env) if local_ollama else None]
@@ -73,7 +71,11 @@ def gather(targets: Sequence[Target] | None, drivers: Sequence[Driver], *,
     known = {e.url for e in per_host if e is not None}
     url_only = [e for e in url_endpoints(ollama_urls) if e.url not in known]
     asked = [e for e in per_host if e is not None] + url_only
-    pending = Pending(asked, ollama_options) if asked else None
+    pending = None
+    if asked:
+        from flockops.ollama.query import Pending
+
+        pending = Pending(asked, ollama_options)
 
     if targets is None:
         from flockops.agent.chain import collect_host

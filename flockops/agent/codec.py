@@ -23,7 +23,6 @@ from .model import (
     MigDevice,
     TemperatureReading,
     spilled,
-    vram_breakdown,
 )
 
 TYPE_CHECKING = False
@@ -66,6 +65,8 @@ def host_to_dict(host: HostReport) -> dict[str, Any]:
     out["ollama"] = None
     out["vram_breakdown"] = None
     if host.ollama is not None:
+        from .ollama_model import vram_breakdown
+
         out["ollama"] = ollama_to_dict(host)
         breakdown = vram_breakdown(host)
         out["vram_breakdown"] = None if breakdown is None else plain(breakdown)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import OllamaStatus, Placement, sum_known
+from .model import HostReport, OllamaStatus, Placement, sum_known
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +113,27 @@ class OllamaReport:
         if placements == {Placement.CPU}:
             return "no"
         return "partial"
+
+
+@dataclass(frozen=True, slots=True)
+class VramBreakdown:
+    """Device used beside Ollama's reservations on one host; "other" is what else holds VRAM."""
+
+    device_used_bytes: int
+    ollama_reserved_bytes: int
+    # device used minus Ollama's reservations, floored at 0.
+    other_bytes: int
+    # Ollama claims more than the device shows in use (reservations are estimates, ollama/ollama#10505).
+    ollama_exceeds_device: bool
+
+
+def vram_breakdown(host: HostReport) -> VramBreakdown | None:
+    """Device used, Ollama reserved and the rest, when the host has both device data and an Ollama answer."""
+    live = [g for g in host.gpus if not g.lost]
+    if not live or host.ollama is None or host.ollama.status != OllamaStatus.OK:
+        return None
+    used = sum_known(g.memory_used_bytes for g in live)
+    reserved = host.ollama.vram_bytes
+    if used is None or reserved is None:
+        return None
+    return VramBreakdown(used, reserved, max(0, used - reserved), reserved > used)

@@ -21,7 +21,7 @@ from flockops.errors import ErrorKind, ParseError
 
 from .command import JSON_MARKER
 from .settings import Target
-from .shell import SHELL_MARKER, parse_shell_output, shell_drivers
+from .shell import SHELL_MARKER
 
 
 def failed_report(target: Target, kind: ErrorKind, message: str, source: str = "ssh") -> HostReport:
@@ -52,6 +52,8 @@ def _interpret(output: str, stderr: str, target: Target, remote_only: Sequence[D
                                  "probe")
         return replace(report, address=target.address, drivers=report.drivers + notes, collected_at=time.time())
     if marker.strip() == SHELL_MARKER:
+        from .replay import parse_shell_output, shell_drivers
+
         ctx = parse_shell_output(rest)
         if ctx.empty:
             return failed_report(target, ErrorKind.PROBE_FAILED, f"no usable python3 (3.10+), no GPU tool "

@@ -55,7 +55,8 @@ def inference_line(verdict: InferenceVerdict) -> str:
 
 def ollama_lines(host: HostReport) -> list[str]:
     """The host's Ollama part: a header, the models, device beside Ollama, and the caveat."""
-    from flockops.agent.model import spilled, vram_breakdown
+    from flockops.agent.model import spilled
+    from flockops.agent.ollama_model import vram_breakdown
 
     report = host.ollama
     if report is None:

@@ -17,7 +17,8 @@ from flockops.errors import ParseError
 from flockops.remote.answer import parse_python_output
 from flockops.remote.bundle import probe_zip
 from flockops.remote.command import JSON_MARKER, remote_command
-from flockops.remote.shell import SHELL_MARKER, parse_shell_output
+from flockops.remote.replay import parse_shell_output
+from flockops.remote.shell import SHELL_MARKER
 
 
 def run_remote(command: str, env: dict[str, str], stdin: bytes,
@@ -112,7 +113,8 @@ def test_shell_branch_records_sysfs_for_the_same_drivers(case: str) -> None:
     them with the very drivers that would have run there, to the same values."""
     from flockops.agent.chain import collect_host
     from flockops.agent.codec import gpu_to_dict
-    from flockops.remote.shell import shell_commands, shell_drivers
+    from flockops.remote.replay import shell_drivers
+    from flockops.remote.shell import shell_commands
 
     tree = DATA / "sysfs" / case
     expected = json.loads((tree / "expected.json").read_text())
