@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from flockops.errors import UsageError
 
-from .collection import collection, write_textfile
+from .collection import collection
 from .exit_codes import CHECK_UNKNOWN
 from .messages import warn
 
@@ -47,12 +47,13 @@ def check(args: argparse.Namespace) -> int:
     import contextlib
     from pathlib import Path
 
-    from flockops.check.run import CheckRequest, DeadlineExceeded, deadline, host_timeout, run, run_lock
+    from flockops.check.run import CheckRequest, DeadlineExceeded, host_timeout, run, run_lock
 
     request = CheckRequest(thresholds=thresholds(args), output=args.output, quiet=args.quiet,
                            consecutive=int(args.consecutive), notify_url=args.notify,
+                           notify_budget_s=float(args.notify_timeout),
                            state_file=Path(args.state_file) if args.state_file else None,
-                           textfile_dir=args.textfile)
+                           textfile_dir=args.textfile, deadline_s=args.deadline)
     lock = run_lock(Path(args.lock)) if args.lock else contextlib.nullcontext(True)
     with lock as acquired:
         if not acquired:
@@ -60,13 +61,12 @@ def check(args: argparse.Namespace) -> int:
             return CHECK_UNKNOWN
         args.timeout = host_timeout(args.timeout, args.deadline)
         try:
-            with deadline(args.deadline):
-                result = run(request, lambda: _collected(args), warn)
-                if result.prometheus is not None and args.textfile:
-                    write_textfile(args.textfile, result.prometheus)
+            result = run(request, lambda: _collected(args))
         except DeadlineExceeded:
             sys.stdout.write(f"FLOCKOPS UNKNOWN - the check did not finish within its {args.deadline:g} s deadline\n")
             return CHECK_UNKNOWN
+    for problem in result.problems:  # the outputs that failed; the verdict below stands
+        warn(problem)
     sys.stdout.write(result.stdout)
     return result.state.exit_code
 

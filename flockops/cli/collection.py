@@ -6,7 +6,6 @@ import argparse
 from typing import TYPE_CHECKING
 
 from flockops import api
-from flockops.errors import UsageError
 
 from .messages import warn
 
@@ -32,10 +31,13 @@ def ollama_options(args: argparse.Namespace) -> OllamaOptions:
                          infer_runs=int(getattr(args, "infer_runs", 5)))
 
 
-def write_textfile(directory: str, text: str) -> None:
+def write_textfile(directory: str, text: str) -> bool:
+    """``DIR/flockops.prom`` replaced; False, with a warning naming it, when it could not be written."""
     from flockops.render import prometheus
 
     try:
         prometheus.write_textfile(directory, text)
     except OSError as exc:
-        raise UsageError(f"cannot write {directory}/flockops.prom: {exc.strerror or exc}") from None
+        warn(f"cannot write {directory}/flockops.prom: {exc.strerror or exc}")
+        return False
+    return True

@@ -16,6 +16,7 @@ class ExitCode(enum.IntEnum):
     INTERNAL = 3  # a bug in flockops; the message asks for a report
     HOST_UNREACHABLE = 4  # some host could not be reached
     NO_FIT = 5  # flockops fit: nothing can hold the size asked for
+    OUTPUT_FAILED = 6  # the report was collected and printed, but --textfile or --record could not be written
 
 
 EXIT_CODES_HELP = """exit codes:
@@ -25,4 +26,6 @@ EXIT_CODES_HELP = """exit codes:
   3  internal error in flockops (please report it, with FLOCKOPS_DEBUG=1 output)
   4  some host was unreachable, and none failed otherwise
   5  flockops fit: no GPU or node can hold SIZE now (fit exits 0 when one can, even if some host failed)
+  6  every host reported and the report was printed, but an output failed (--textfile, --record):
+     stderr says which (2 and 4 take precedence)
 """

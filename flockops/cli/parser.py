@@ -33,7 +33,9 @@ CHECK_EXIT_HELP = """exit codes (the worst item wins; CRITICAL above UNKNOWN abo
   1  WARNING
   2  CRITICAL
   3  UNKNOWN: a value or host could not be read, a usage error, the lock was held, or the
-     deadline passed
+     deadline passed before the hosts answered
+An output that fails (the webhook, --textfile, the state file) is a warning on stderr: once the
+hosts have answered, the verdict and its exit code stand.
 """
 
 
@@ -117,7 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where --consecutive and --notify remember the last runs "
                        "(default: $XDG_STATE_HOME/flockops/check-state.json)")
     check.add_argument("--notify", metavar="URL", type=_notify_url,
-                       help="POST a JSON message to URL when a GPU's state changes")
+                       help="POST a JSON message to URL when a GPU's state changes (user:password@ in the URL "
+                       "is sent as basic auth); an undelivered one is sent again at the next run")
+    check.add_argument("--notify-timeout", type=_positive(float), default=10.0, metavar="SECONDS",
+                       help="all of a run's notifications together, within --deadline (default 10)")
     check.add_argument("--textfile", metavar="DIR", type=_writable_dir, help="also write DIR/flockops.prom atomically")
     _fleet_arguments(check)
     _ollama_arguments(check, infer=False)

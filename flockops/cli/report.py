@@ -12,6 +12,7 @@ from flockops.errors import UsageError
 from .collection import collection, ollama_options, write_textfile
 from .exit_codes import ExitCode
 from .history import open_history
+from .messages import warn
 
 if TYPE_CHECKING:
     from flockops.agent.model import FleetReport
@@ -37,19 +38,25 @@ def report(args: argparse.Namespace) -> int:
         from flockops.render.report import fleet_table
 
         sys.stdout.write(fleet_table(fleet, verbose=args.verbose, summary=args.summary))
+    # The report is printed: what follows are outputs, each of which may fail alone, said on stderr.
+    failed_output = False
     if args.textfile:
         from flockops.render.prometheus import fleet_metrics
 
-        write_textfile(args.textfile, fleet_metrics(fleet).text())
+        failed_output |= not write_textfile(args.textfile, fleet_metrics(fleet).text())
     if history is not None:
         with history:
-            history.record(fleet, retention_s=args.retention_s)
+            try:
+                history.record(fleet, retention_s=args.retention_s)
+            except UsageError as exc:  # locked past its busy timeout, a full disk
+                warn(str(exc))
+                failed_output = True
     statuses = {h.status for h in fleet.hosts}
     if HostStatus.FAILED in statuses:
         return ExitCode.HOST_FAILED
     if HostStatus.UNREACHABLE in statuses:
         return ExitCode.HOST_UNREACHABLE
-    return ExitCode.OK
+    return ExitCode.OUTPUT_FAILED if failed_output else ExitCode.OK
 
 
 def fit(args: argparse.Namespace) -> int:

@@ -8,8 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from support.paths import DATA, FAKES
 from support.units import GIB
+from support.webhook import Webhook
 
 
 def card(**kw: Any) -> dict[str, Any]:
@@ -70,14 +69,20 @@ def test_min_free_vram_and_usage_errors_are_unknown(flockops, nvml_env) -> None:
         assert run.stdout.startswith("FLOCKOPS UNKNOWN - ") and run.stdout.count("\n") == 1, (bad, run.stdout)
 
 
-def test_a_state_file_that_cannot_be_saved_is_unknown_not_ok_forever(tmp_path: Path, flockops, nvml_env) -> None:  # type: ignore[no-untyped-def]
-    """Unsaved, the streak never reaches --consecutive: each run would hold the breach back as OK."""
+def test_a_state_file_that_cannot_be_saved_holds_nothing_back(tmp_path: Path, flockops, nvml_env) -> None:  # type: ignore[no-untyped-def]
+    """Unsaved, the streak never reaches --consecutive: each run would hold the breach back as OK for
+    ever. The verdict is the GPU's (CRITICAL, not UNKNOWN: the state file is an output), said at once,
+    and the broken file is a warning naming it."""
+    receiver = Webhook()
     directory = tmp_path / "a-directory"
     directory.mkdir()
     for _ in range(2):
         run = flockops("check", "--no-ollama", "--consecutive", "2", "--state-file", str(directory),
-                       env=nvml_env([card(temperature=95)]))
-        assert run.returncode == 3 and "cannot save the check state" in run.stdout, run.stdout
+                       "--notify", receiver.url, env=nvml_env([card(temperature=95)]))
+        assert run.returncode == 2 and run.stdout.startswith("FLOCKOPS CRITICAL - localhost GPU0 95 °C"), run.stdout
+        assert f"cannot save the check state to {directory}" in run.stderr
+    assert receiver.posts() == []  # each run would send the same change again: none is sent
+    receiver.close()
 
 
 def test_a_lock_that_cannot_be_opened_is_unknown_with_the_reason(tmp_path: Path, flockops, nvml_env) -> None:  # type: ignore[no-untyped-def]
@@ -164,43 +169,23 @@ def test_deadline_bounds_the_whole_run(tmp_path: Path, flockops) -> None:  # typ
     assert run.returncode == 3 and "deadline" in run.stdout
 
 
-class Receiver:
-    """A loopback HTTP server that keeps every JSON body POSTed to it."""
-
-    def __init__(self) -> None:
-        bodies = self.bodies = []  # type: list[dict[str, Any]]
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-
 def test_consecutive_and_notify(tmp_path: Path, flockops, nvml_env) -> None:  # type: ignore[no-untyped-def]
-    receiver = Receiver()
+    receiver = Webhook()
     state = tmp_path / "state.json"
     args = ["check", "--no-ollama", "--consecutive", "2", "--state-file", str(state), "--notify", receiver.url]
     hot, cool = nvml_env([card(temperature=95)]), None
     first = flockops(*args, env=hot)
     assert first.returncode == 0 and "breach 1 of 2, not alerting yet" in first.stdout
-    assert receiver.bodies == []
+    assert receiver.posts() == []
     second = flockops(*args, env=hot)
     assert second.returncode == 2
-    assert [(b["check"], b["from"], b["to"]) for b in receiver.bodies] == [
+    assert [(b["check"], b["from"], b["to"]) for b in receiver.posts()] == [
         ("localhost/gpu0/temperature", "OK", "CRITICAL")]
     cool = nvml_env([card()])
     assert flockops(*args, env=cool).returncode == 0
-    assert [(b["from"], b["to"]) for b in receiver.bodies][-1] == ("CRITICAL", "OK")
+    assert [(b["from"], b["to"]) for b in receiver.posts()][-1] == ("CRITICAL", "OK")
     assert json.loads(state.read_text())["items"]["localhost/gpu0/temperature"] == {"streak": 0, "reported": 0}
-    receiver.server.shutdown()
+    receiver.close()
 
 
 def test_notify_failure_is_a_warning_not_a_state(tmp_path: Path, flockops, nvml_env) -> None:  # type: ignore[no-untyped-def]

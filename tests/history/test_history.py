@@ -278,3 +278,18 @@ def test_a_new_history_database_is_the_owners_only(tmp_path: Path) -> None:
 def test_a_path_the_system_refuses_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot create the history database"):
         History(tmp_path / ("x" * 300))
+
+
+def test_a_record_that_fails_costs_the_record_not_the_report(tmp_path: Path, flockops, nvml_env) -> None:  # type: ignore[no-untyped-def]
+    """A database that refuses the write (here a trigger raising, as a full disk or a lock held past
+    the busy timeout would): the report is printed whole, the failure is a warning naming the
+    database, and the exit code says an output failed."""
+    db = tmp_path / "h.sqlite"
+    env = nvml_env([{"name": "NVIDIA H100", "memory_total": 80 * GIB, "memory_used": GIB}])
+    assert flockops("report", "--no-ollama", "--record", "--db", str(db), env=env).returncode == 0
+    with sqlite3.connect(db) as refusing:
+        refusing.execute("CREATE TRIGGER full BEFORE INSERT ON gpu_samples BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    run = flockops("report", "--no-ollama", "-o", "json", "--record", "--db", str(db), env=env)
+    assert run.returncode == 6, run.stderr
+    assert run.json()["hosts"][0]["gpus"][0]["name"] == "NVIDIA H100"
+    assert f"cannot record to {db}: disk full" in run.stderr and "Traceback" not in run.stderr
