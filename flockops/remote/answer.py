@@ -66,6 +66,10 @@ def _interpret(output: str, stderr: str, target: Target, remote_only: Sequence[D
     return failed_report(target, ErrorKind.PROBE_FAILED, f"the probe printed something unexpected: {shown!r}", "probe")
 
 
+# The most GPUs one host's report may list (the largest single systems hold a few hundred).
+MAX_GPUS = 1024
+
+
 def parse_python_output(text: str, host: str) -> HostReport:
     """The Python probe's JSON host report, validated."""
     try:
@@ -74,6 +78,11 @@ def parse_python_output(text: str, host: str) -> HostReport:
         raise ParseError("the probe did not print a JSON report", text.strip()[-300:]) from None
     if not isinstance(data, dict) or not isinstance(data.get("gpus"), list):
         raise ParseError("the probe's JSON is not a host report", text.strip()[:300])
+    if len(data["gpus"]) > MAX_GPUS:
+        # Checked before anything is built from it: a report of tens of thousands of GPUs would take
+        # the controller's memory, and its time past the host's deadline, to check and render.
+        raise ParseError(f"answer too large: the probe's report lists {len(data['gpus']):,} GPUs; more than "
+                         f"{MAX_GPUS:,} on one host is no GPU host")
     data["host"] = host
     try:
         report = host_from_dict(data)

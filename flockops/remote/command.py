@@ -106,9 +106,15 @@ def remote_command(python: str | None, selected: Sequence[str] | None, queries: 
     ``extra_drivers`` are "module:Class" of shipped third-party drivers. ``serve``: the resident
     probe of ``flockops watch`` (:mod:`flockops.remote.resident`); its stdin is :func:`framed` zip, then
     one request line per report. ``alarm_s``: the one-shot probe ends itself after that long (a
-    GPU library call that hangs must not outlive the controller's deadline on the target).
+    GPU library call that hangs must not outlive the controller's deadline on the target), and a
+    second later the target's ``timeout`` (where there is one) ends what runs instead of it: an
+    interpreter that never reaches the bootstrap, and the tools and children of either.
     """
     py = " ".join(shlex.quote(word) for word in interpreter_words(python))
+    if alarm_s is not None and not serve:
+        # GNU coreutils' and BusyBox's timeout signal the whole process group, -k escalating to KILL.
+        guard = int(alarm_s) + 1
+        py = f't=; command -v timeout >/dev/null 2>&1 && t="timeout -k 2 {guard}"; $t {py}'
     bootstrap = BOOTSTRAP % (MIN_PYTHON, TOO_OLD, _READ_SIZED if serve else _READ_ALL, JSON_MARKER)
     words = [*(f"--driver={name}" for name in selected or ()), *(f"--extra={t}" for t in extra_drivers)]
     if serve:

@@ -24,6 +24,7 @@ from flockops.errors import ConnectionFailure, ErrorKind
 
 from .known_hosts import KnownHosts, read_known_hosts
 from .settings import SshEndpoint, SshOptions
+from .streams import MAX_OUTPUT_BYTES, OutputTooLarge, Sender, read_streams
 
 if TYPE_CHECKING:
     import paramiko
@@ -260,18 +261,9 @@ class SshConnection:
             chan = transport.open_session(timeout=max(0.1, deadline - time.monotonic()))
             chan.settimeout(max(0.1, deadline - time.monotonic()))
             chan.exec_command(command)
-            try:
-                if stdin:
-                    chan.sendall(stdin)
-                chan.shutdown_write()
-            except TimeoutError:
-                raise
-            except (OSError, EOFError):
-                # The remote command ended without reading all its stdin (a broken or
-                # foreign interpreter): what it printed is the evidence, so read on.
-                pass
-            out = _drain(chan.recv, deadline, chan)
-            err = _drain(chan.recv_stderr, deadline, chan)
+            sender = Sender(chan, stdin, close=True)
+            out, err = read_streams(chan, deadline)
+            sender.wait(deadline)
             if not chan.status_event.wait(max(0.0, deadline - time.monotonic())):
                 raise TimeoutError()
             status = chan.recv_exit_status()
@@ -340,29 +332,6 @@ class _Watchdog:
         self._timer.cancel()
 
 
-# A probe's answer is a few kB per GPU; a target printing more is broken or hostile, and must
-# not fill the controller's memory.
-MAX_OUTPUT_BYTES = 16 << 20
-
-
-def _drain(read: Callable[[int], bytes], deadline: float, chan: Any) -> bytes:
-    data = bytearray()
-    while True:
-        chan.settimeout(max(0.05, deadline - time.monotonic()))
-        chunk = read(65536)
-        if not chunk:
-            return bytes(data)
-        data += chunk
-        if len(data) > MAX_OUTPUT_BYTES:
-            raise OutputTooLarge()
-        if time.monotonic() > deadline:
-            raise TimeoutError()
-
-
-class OutputTooLarge(Exception):
-    """The remote command printed more than MAX_OUTPUT_BYTES."""
-
-
 def channel_failure(exc: Exception, label: str, deadline_passed: bool = False,
                     starting: bool = False) -> ConnectionFailure:
     """The one place where a failure while a probe starts or runs on an open channel (a one-shot
@@ -371,8 +340,8 @@ def channel_failure(exc: Exception, label: str, deadline_passed: bool = False,
         return ConnectionFailure(ErrorKind.TIMEOUT, f"{label}: the probe did not {'start' if starting else 'finish'} "
                                  "before the deadline")
     if isinstance(exc, OutputTooLarge):
-        return ConnectionFailure(ErrorKind.PROBE_FAILED, f"{label}: the probe printed more than "
-                                 f"{MAX_OUTPUT_BYTES >> 20} MiB; stopped reading")
+        return ConnectionFailure(ErrorKind.PROBE_FAILED, f"{label}: answer too large: the probe printed more than "
+                                 f"{MAX_OUTPUT_BYTES >> 20} MiB (a report is a few kB per GPU); stopped reading")
     doing = "starting the probe" if starting else "probing"
     return ConnectionFailure(ErrorKind.UNREACHABLE,
                              f"{label}: connection lost while {doing} ({type(exc).__name__}: {exc})")

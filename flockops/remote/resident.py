@@ -20,7 +20,8 @@ from flockops.agent.driver import CommandResult
 from flockops.agent.main import END_MARKER
 
 from .command import JSON_MARKER, framed
-from .connection import MAX_OUTPUT_BYTES, OutputTooLarge, _drain, channel_failure
+from .connection import channel_failure
+from .streams import Sender, read_streams
 
 if TYPE_CHECKING:
     import paramiko
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 
 REQUEST = b"sample\n"
 _END_LINE = (END_MARKER + "\n").encode()
-_STDERR_KEPT = 64 << 10  # of a probe that never answered: its reason, not a flood
 
 
 class ResidentProbe:
@@ -50,34 +50,10 @@ class ResidentProbe:
         report) so that :func:`flockops.remote.answer.interpret` reads either. A ConnectionFailure on a
         timeout or a lost probe: the caller then closes the connection, and this with it."""
         try:
-            try:
-                self.chan.settimeout(max(0.1, deadline - time.monotonic()))
-                self.chan.sendall(first_input + REQUEST)
-            except TimeoutError:
-                raise
-            except (OSError, EOFError):
-                if self.answered:
-                    raise
-                # A fresh command that ended without reading its stdin (the shell branch, a broken
-                # interpreter): what it printed is the answer, so read on.
-            out = bytearray()
-            while not out.endswith(_END_LINE):
-                self.chan.settimeout(max(0.05, deadline - time.monotonic()))
-                chunk = self.chan.recv(65536)
-                if not chunk:
-                    break
-                out += chunk
-                if len(out) > MAX_OUTPUT_BYTES:
-                    raise OutputTooLarge()
-                if time.monotonic() > deadline:
-                    raise TimeoutError()
-            # Unread stderr would take up the channel's window until the probe blocks: drop it,
-            # but for its start, which says why a probe that never answered failed.
-            said = bytearray()
-            while self.chan.recv_stderr_ready():
-                chunk = self.chan.recv_stderr(65536)
-                if not self.answered and len(said) < _STDERR_KEPT:
-                    said += chunk[:_STDERR_KEPT - len(said)]
+            self.chan.settimeout(max(0.1, deadline - time.monotonic()))
+            sender = Sender(self.chan, first_input + REQUEST, close=False)
+            out, err = read_streams(self.chan, deadline, until=_END_LINE)
+            sender.wait(deadline)
             if out.endswith(_END_LINE):
                 self.answered += 1
                 text = out[:-len(_END_LINE)].decode(errors="replace")
@@ -87,7 +63,6 @@ class ResidentProbe:
                 raise EOFError("the resident probe ended")
             # Ended before its first answer: the shell branch, or a probe that failed. Like
             # SshConnection.exec, an ended connection is not the probe's answer.
-            err = bytes(said) + _drain(self.chan.recv_stderr, deadline, self.chan)
             transport = self.chan.get_transport()
             if not self.chan.status_event.wait(max(0.0, deadline - time.monotonic())):
                 raise TimeoutError()

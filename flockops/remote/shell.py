@@ -59,7 +59,7 @@ def shell_branch(commands: Sequence[Sequence[str]]) -> str:
     lines = [
         f"echo {SHELL_MARKER}",
         "PATH=\"$PATH:/usr/bin:/usr/local/bin:/opt/rocm/bin\"; export LC_ALL=C",
-        "t=; command -v timeout >/dev/null 2>&1 && t='timeout 10'",
+        "t=; command -v timeout >/dev/null 2>&1 && t='timeout -k 2 10'",
     ]
     by_tool: dict[str, list[Sequence[str]]] = {}
     for argv in commands:

@@ -224,7 +224,20 @@ def test_proxy_command_is_refused_not_bypassed_and_a_flood_is_cut(tmp_path, worl
     _, hosts = run_fleet(flockops, inventory, fleet_env, "--timeout", "20")
     proxied, flooded = hosts["proxied"]["errors"][0], hosts["flood"]["errors"][0]
     assert proxied["kind"] == "unreachable" and "ProxyCommand is set" in proxied["message"]
-    assert flooded["kind"] == "probe_failed" and "printed more than 16 MiB" in flooded["message"]
+    assert flooded["kind"] == "probe_failed" and "answer too large" in flooded["message"]
+    assert "printed more than 4 MiB" in flooded["message"]
+
+
+def test_stderr_before_the_answer_is_read_beside_it(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    """A target whose interpreter writes megabytes to stderr before it answers (warnings, a noisy
+    wrapper): stdout and stderr share the channel's window, so reading stdout alone would wait until
+    the deadline on a healthy host."""
+    config = world.python("noisy-gpus", [fleet_gpu()])  # the wrapper that sees the fake GPU
+    noisy = world.python("noisy", body=f"head -c 3145728 /dev/zero | tr '\\0' w >&2; exec {config} \"$@\"")
+    inventory = write_inventory(tmp_path / "inv.yml", {"noisy": host(sshd, ansible_python_interpreter=noisy)})
+    _, hosts = run_fleet(flockops, inventory, fleet_env, "--timeout", "20")
+    assert hosts["noisy"]["status"] == "ok", hosts["noisy"]["errors"]
+    assert [g["name"] for g in hosts["noisy"]["gpus"]] == ["NVIDIA H100 80GB HBM3"]
 
 
 def test_a_targets_escape_sequences_never_reach_the_terminal(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
@@ -366,3 +379,35 @@ def test_pure_python_third_party_drivers_travel_with_the_probe(tmp_path, world, 
         ("acme", "ACME Rocket 1"), ("nvml", "NVIDIA H100 80GB HBM3")]
     native = next(d for d in gpu_host["drivers"] if d["name"] == "native")
     assert native["outcome"] == "skipped" and "not pure Python" in native["reason"]
+
+
+def test_an_interpreter_that_never_answers_is_ended_on_the_target(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    """The probe's own alarm covers the probe; an interpreter that never reaches it (a wrapper that
+    hangs) is ended by the target's timeout a second after the probe's alarm, children included."""
+    from support.processes import ended
+
+    pids = world.root / f"pids-{tmp_path.name}"
+    pids.mkdir()
+    pids.chmod(0o1777)  # the target's user writes there
+    pid_file = pids / "hung.pid"
+    hung = world.python(f"hung-{tmp_path.name}", body=f"sleep 600 & echo $! > {pid_file}; wait")
+    inventory = write_inventory(tmp_path / "inv.yml", {"hung": host(sshd, ansible_python_interpreter=hung)})
+    _, hosts = run_fleet(flockops, inventory, fleet_env, "--timeout", "2")
+    assert hosts["hung"]["errors"][0]["kind"] == "timeout"
+    assert ended(int(pid_file.read_text()), within_s=15)
+
+
+def test_a_report_of_too_many_gpus_is_refused_before_it_is_built(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    """A valid answer, within the size cap, listing 60,000 GPUs: refused as too large at once, never
+    built into objects, checked or rendered."""
+    script = world.root / f"many-{tmp_path.name}.py"
+    script.write_text('import json\nprint("@@flockops-json")\n'
+                      'print(json.dumps({"gpus": [{"vendor": "nvidia", "index": i, "source": "nvml"} '
+                      'for i in range(60000)]}))\n')
+    script.chmod(0o644)
+    many = world.python(f"many-{tmp_path.name}", body=f"exec /usr/bin/python3 {script}")
+    inventory = write_inventory(tmp_path / "inv.yml", {"many": host(sshd, ansible_python_interpreter=many)})
+    _, hosts = run_fleet(flockops, inventory, fleet_env, "--timeout", "20")
+    [error] = hosts["many"]["errors"]
+    assert error["kind"] == "probe_failed" and "answer too large" in error["message"]
+    assert "lists 60,000 GPUs" in error["message"] and hosts["many"]["gpus"] == []
