@@ -18,7 +18,7 @@ from .model import GpuSample
 # typing is slow to import and the probe never needs it: annotations are strings here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import ClassVar
+    from typing import Any, ClassVar
 
 # Non-login SSH sessions have a short PATH; vendor tools often live here.
 EXTRA_TOOL_DIRS = ("/usr/bin", "/usr/local/bin", "/opt/rocm/bin", "/usr/lib/wsl/lib")
@@ -66,8 +66,10 @@ class Context:
     def run(self, argv: Sequence[str], timeout_s: float | None = None) -> CommandResult:
         """Run a tool with the C locale and a timeout; never through a shell.
 
-        A tool that hangs (nvidia-smi does when a GPU falls off the bus) becomes
-        DriverFailed naming the timeout, not a stuck report.
+        A tool that hangs (nvidia-smi does when a GPU falls off the bus) becomes DriverFailed
+        naming the timeout, not a stuck report; one that prints without end is stopped at
+        :data:`MAX_TOOL_OUTPUT_BYTES`. Either way its whole process group goes, children included
+        (a wrapper script's nvidia-smi), so nothing of ours outlives the report.
         """
         import subprocess  # only drivers that run tools pay for it
 
@@ -75,23 +77,22 @@ class Context:
         env["LC_ALL"] = "C"
         timeout = self.command_timeout_s if timeout_s is None else timeout_s
         try:
-            done = subprocess.run(
-                list(argv),
-                capture_output=True,
-                text=True,
-                errors="replace",
-                env=env,
-                timeout=timeout,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise DriverFailed(f"{argv[0]} did not answer within {timeout:g} s") from None
+            process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, env=env, start_new_session=True)
         except FileNotFoundError:
             raise DriverUnavailable(f"{argv[0]} not found") from None
         except OSError as exc:
             raise DriverFailed(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
-        return CommandResult(tuple(argv), done.returncode, done.stdout, done.stderr)
+        try:
+            stdout, stderr = _read_bounded(process, timeout)
+        except TimeoutError:
+            raise DriverFailed(f"{argv[0]} did not answer within {timeout:g} s") from None
+        except OverflowError:
+            raise DriverFailed(f"{argv[0]} printed more than {MAX_TOOL_OUTPUT_BYTES >> 20} MiB; stopped") from None
+        finally:
+            _end(process)
+        return CommandResult(tuple(argv), process.returncode if process.returncode is not None else -1,
+                             stdout.decode(errors="replace"), stderr.decode(errors="replace"))
 
     def read_text(self, path: str) -> str | None:
         """A small file's text with trailing NULs and whitespace removed, or None if unreadable."""
@@ -123,6 +124,52 @@ class Context:
     def process_name(self, pid: int) -> str | None:
         """A process's name where /proc shows it (another container's pids are not visible)."""
         return self.read_text(os.path.join(self.proc_root, str(pid), "comm"))
+
+
+# A tool's answer is kilobytes per GPU; more is a tool gone wrong, and must not fill the memory.
+MAX_TOOL_OUTPUT_BYTES = 16 << 20
+
+
+def _read_bounded(process: Any, timeout_s: float) -> tuple[bytes, bytes]:
+    """Both pipes of ``process`` read as they fill, until it exits; TimeoutError past ``timeout_s``,
+    OverflowError past MAX_TOOL_OUTPUT_BYTES."""
+    import selectors
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    chunks: dict[int, list[bytes]] = {process.stdout.fileno(): [], process.stderr.fileno(): []}
+    size = 0
+    with selectors.DefaultSelector() as selector:
+        for pipe in (process.stdout, process.stderr):
+            selector.register(pipe, selectors.EVENT_READ)
+        while selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError()
+            for key, _ in selector.select(left):
+                data = os.read(key.fd, 65536)
+                if not data:
+                    selector.unregister(key.fileobj)
+                    continue
+                chunks[key.fd].append(data)
+                size += len(data)
+                if size > MAX_TOOL_OUTPUT_BYTES:
+                    raise OverflowError()
+    process.wait(max(0.0, deadline - time.monotonic()))
+    return b"".join(chunks[process.stdout.fileno()]), b"".join(chunks[process.stderr.fileno()])
+
+
+def _end(process: Any) -> None:
+    """The tool's process group killed (the tool if it still runs, and whatever it started), then the
+    tool reaped. A group outlives its leader while a member lives, so its id is not reused meanwhile."""
+    import contextlib
+    import signal
+
+    with contextlib.suppress(OSError):  # the group is gone already
+        os.killpg(process.pid, signal.SIGKILL)
+    for pipe in (process.stdout, process.stderr):
+        pipe.close()
+    process.wait()
 
 
 class Driver:

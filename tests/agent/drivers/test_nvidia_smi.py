@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from support.paths import DATA, FAKES
+from support.processes import ended
 
 CASES = DATA / "nvidia-smi" / "cases"
 CASE_NAMES = sorted(p.name for p in CASES.iterdir() if p.is_dir())
@@ -103,3 +104,30 @@ def test_a_failed_driver_is_not_reported_as_no_gpu(tmp_path: Path, flockops) -> 
     run = flockops("report", "--driver", "nvidia-smi", env={**smi_env(case), "FLOCKOPS_COMMAND_TIMEOUT": "0.5"})
     assert "No GPU detected" not in run.stdout
     assert "No GPU reported: a driver failed" in run.stdout and "did not answer within 0.5 s" in run.stdout
+
+
+def test_a_hung_tool_goes_with_its_children(tmp_path: Path, flockops) -> None:  # type: ignore[no-untyped-def]
+    """A wrapper whose nvidia-smi hangs: the timeout ends the wrapper and what it started."""
+    bin_dir = tmp_path / "wrapper"
+    bin_dir.mkdir()
+    pid_file = tmp_path / "child.pid"
+    tool = bin_dir / "nvidia-smi"
+    tool.write_text(f"#!/bin/sh\nsleep 600 &\necho $! > {pid_file}\nwait\n")
+    tool.chmod(0o755)
+    run = flockops("report", "-o", "json", "--no-ollama", "--driver", "nvidia-smi",
+                   env={"PATH": f"{bin_dir}:/usr/bin:/bin", "FLOCKOPS_COMMAND_TIMEOUT": "1"})
+    [error] = [e for e in run.json()["hosts"][0]["errors"] if e["source"] == "nvidia-smi"]
+    assert "did not answer within 1 s" in error["message"]
+    assert ended(int(pid_file.read_text()))
+
+
+def test_a_tool_printing_without_end_is_stopped(tmp_path: Path, flockops) -> None:  # type: ignore[no-untyped-def]
+    bin_dir = tmp_path / "flood"
+    bin_dir.mkdir()
+    tool = bin_dir / "nvidia-smi"
+    tool.write_text("#!/bin/sh\nexec yes 0123456789abcdefghijklmnopqrstuvwxyz\n")
+    tool.chmod(0o755)
+    run = flockops("report", "-o", "json", "--no-ollama", "--driver", "nvidia-smi",
+                   env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
+    [error] = [e for e in run.json()["hosts"][0]["errors"] if e["source"] == "nvidia-smi"]
+    assert "printed more than 16 MiB; stopped" in error["message"]
