@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from .builder import Builder
 from .ini import IniReader
 from .model import Inventory
 
+# Far above any real inventory (50,000 hosts in INI take about 2 MiB).
+MAX_FILE_BYTES = 64 << 20
 YAML_SUFFIXES = (".yml", ".yaml", ".json")
 
 
@@ -44,9 +47,16 @@ def load_inventory(path: Path | Sequence[Path]) -> Inventory:
             # gets the group_vars/ beside the link.
             bases.append(Path(os.path.abspath(source)).parent.resolve())
         for file in files:
-            _read_source(builder, file)
-    builder.reconcile()
-    return builder.build(bases, paths[0])
+            try:
+                _read_source(builder, file)
+            except RecursionError:  # a YAML or group structure nested past what Python can follow
+                raise InventoryError("nested too deeply to read (thousands of levels of groups or values)",
+                                     str(file)) from None
+    try:
+        builder.reconcile()
+        return builder.build(bases, paths[0])
+    except RecursionError:
+        raise InventoryError("groups nested too deeply to read", str(paths[0])) from None
 
 
 # ansible-core's INVENTORY_IGNORE_EXTS: names a directory inventory skips.
@@ -64,15 +74,31 @@ def _directory_sources(directory: Path) -> list[Path]:
     return found
 
 
+def read_text_file(path: Path, what: str) -> str:
+    """A text file's contents, refused with an InventoryError naming it when it is not a regular file
+    (``-i /dev/zero`` would be read for ever), is larger than an inventory can be, or is not UTF-8."""
+    shown = str(path)
+    try:
+        with open(path, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise InventoryError(f"not a regular file: give the {what} file itself", shown)
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise InventoryError(f"{what} file not found", shown) from None
+    except OSError as exc:
+        raise InventoryError(f"cannot read {what}: {exc.strerror or exc}", shown) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise InventoryError(f"larger than {MAX_FILE_BYTES >> 20} MiB: not an {what} file", shown)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InventoryError(f"cannot read {what}: not UTF-8 ({exc.reason} at byte {exc.start})", shown) from None
+
+
 def _read_source(builder: Builder, path: Path) -> None:
     shown = str(path)
     builder.file = shown
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InventoryError("inventory file not found", shown) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InventoryError(f"cannot read inventory: {exc}", shown) from None
+    text = read_text_file(path, "inventory")
     suffix = path.suffix.lower()
     if suffix == ".toml":
         raise InventoryError("TOML inventories are not supported; use YAML or INI", shown)

@@ -7,13 +7,18 @@ import string
 from .limit import parse_address
 
 MAX_RANGE_HOSTS = 100_000
+# An inventory name is an alias, not always a DNS name, but one this long is a mistake.
+MAX_NAME_CHARACTERS = 1024
 
 
 def expand_hosts(pattern: str) -> tuple[list[str], int | None]:
     """Host names and port of one inventory host entry: ``node[01:03]:2222`` gives three names and 2222.
 
-    Raises ValueError with the reason for a malformed range.
+    Raises ValueError with the reason for a malformed range, or a name no host has.
     """
+    if len(pattern) > MAX_NAME_CHARACTERS:
+        raise ValueError(f"a host name of {len(pattern):,} characters; more than {MAX_NAME_CHARACTERS:,} is no "
+                         "host name (DNS allows 253)")
     try:
         name, port = parse_address(pattern)
     except ValueError:
@@ -58,8 +63,11 @@ def expand_range(name: str) -> list[str]:
         except ValueError:
             raise ValueError(f"bad host range [{inner}]: begin and end must be numbers or single letters, "
                              "and step a number other than 0") from None
-        if len(numbers) > MAX_RANGE_HOSTS:  # node[1:100000000] would take gigabytes, then hours
-            raise ValueError(f"host range [{inner}] names {len(numbers):,} hosts; more than "
+        # node[1:100000000] would take gigabytes, then hours; len() itself fails past a C long.
+        count = max(0, (numbers.stop - numbers.start + numbers.step - (1 if numbers.step > 0 else -1))
+                    // numbers.step)
+        if count > MAX_RANGE_HOSTS:
+            raise ValueError(f"host range [{inner}] names {count:,} hosts; more than "
                              f"{MAX_RANGE_HOSTS:,} in one range is surely a typo")
         values = [str(n).zfill(width) for n in numbers]
     names: list[str] = []

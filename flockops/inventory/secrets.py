@@ -46,6 +46,20 @@ def shown(text: str) -> str:
     return "text that sets a secret (not shown)" if names_secret(text) else repr(text)
 
 
+# Names in messages are cut to this many characters: a host name of a megabyte is a mistake to name,
+# not to print.
+BRIEF_CHARACTERS = 80
+
+
+def brief(text: object) -> str:
+    """``text`` quoted for a one-line message, its middle cut when it is long."""
+    quoted = repr(text)
+    if len(quoted) <= BRIEF_CHARACTERS:
+        return quoted
+    half = BRIEF_CHARACTERS // 2
+    return f"{quoted[:half]}…{quoted[-half:]} ({len(str(text)):,} characters)"
+
+
 def mask_secrets(variables: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``variables`` with each secret (see ``is_secret``, at any depth, and ``!vault``) as ``MASK``."""
     return {key: MASK if is_secret(str(key)) else _mask_value(value) for key, value in variables.items()}

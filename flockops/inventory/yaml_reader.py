@@ -17,7 +17,7 @@ import yaml
 from flockops.errors import InventoryError
 
 from .ranges import expand_hosts
-from .secrets import Vaulted, names_secret
+from .secrets import Vaulted, brief, names_secret
 
 if TYPE_CHECKING:
     from .builder import Builder
@@ -28,7 +28,7 @@ _YAML_SECTIONS = ("vars", "children", "hosts")
 def looks_like_yaml_mapping(text: str) -> bool:
     try:
         node = yaml.compose(text, Loader=_Loader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return False
     return isinstance(node, yaml.MappingNode)
 
@@ -54,19 +54,67 @@ _Loader.add_constructor("!vault", _construct_vault)
 _Loader.add_constructor("!unsafe", _construct_unsafe)
 
 
+def _loader(text: str, file: str) -> _Loader:
+    """A loader for ``text``; PyYAML refuses some characters (a NUL byte) as it is made."""
+    try:
+        return _Loader(text)
+    except yaml.YAMLError as exc:  # yaml.reader.ReaderError: "unacceptable character #x0000"
+        raise _yaml_error(exc, file, text) from None
+
+
+# Values a file may expand to through its aliases (*name), beyond the nodes it holds: an alias is
+# shared, not copied, when read, but the outputs that print values (inventory --list, --graph --vars)
+# and the secret masking walk every use of it. Ten levels of ten aliases in a kilobyte are ten
+# billion values ("billion laughs").
+MAX_ALIAS_EXPANSION = 1_000_000
+
+
+def check_aliases(root: yaml.Node, file: str) -> None:
+    """InventoryError when the document's aliases make it expand past MAX_ALIAS_EXPANSION values."""
+    sizes: dict[int, int] = {}  # node id -> the values it expands to, itself included
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    distinct = 0
+    while stack:  # post-order, without recursion: a document may nest thousands of levels
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if not children_done:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        distinct += 1
+        sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+        if sizes[id(node)] - distinct > MAX_ALIAS_EXPANSION:
+            raise InventoryError(f"its aliases expand to more than {MAX_ALIAS_EXPANSION:,} values (an alias of "
+                                 "an alias of ...: refused, as ansible refuses a billion laughs)", file,
+                                 node.start_mark.line + 1, None)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
 def read_vars_file(file: Path) -> dict[str, Any]:
     """One group_vars/host_vars file, as a mapping of variable names."""
+    from .loader import read_text_file
+
     shown = str(file)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InventoryError(f"cannot read variables file: {exc}", shown) from None
-    loader = _Loader(text)
+    text = read_text_file(file, "variables")
+    loader = _loader(text, shown)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            check_aliases(node, shown)
         data = None if node is None else loader.construct_document(node)
     except (yaml.YAMLError, ValueError, TypeError, OverflowError, KeyError, AttributeError) as exc:
         raise _yaml_error(exc, shown, text) from None
+    except RecursionError:
+        raise InventoryError("nested too deeply to read (thousands of levels of values)", shown) from None
     finally:
         loader.dispose()
     if not data:
@@ -86,6 +134,10 @@ def _yaml_error(exc: Exception, file: str, text: str, node: yaml.Node | None = N
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     mark = mark or (node.start_mark if node is not None else None)
     line = mark.line + 1 if mark is not None else None
+    if isinstance(exc, yaml.reader.ReaderError):  # no mark: a character offset, and a repr of the byte
+        line = text.count("\n", 0, exc.position) + 1
+        return InventoryError(f"YAML cannot hold the character #x{exc.character:04x} ({exc.reason}); "
+                              "remove it", file, line)
     if isinstance(exc, yaml.YAMLError):
         problem = getattr(exc, "problem", None) or str(exc)
         context = getattr(exc, "context", None)
@@ -129,7 +181,7 @@ class YamlReader:
         self.b = builder
         self.file = file
         self.text = text
-        self.loader = _Loader(text)
+        self.loader = _loader(text, file)
 
     def read(self) -> None:
         try:
@@ -137,6 +189,8 @@ class YamlReader:
                 root = self.loader.get_single_node()
             except yaml.YAMLError as exc:
                 raise _yaml_error(exc, self.file, self.text) from None
+            if root is not None:
+                check_aliases(root, self.file)
             if root is None:
                 self.b.warn("the inventory is empty", None)
                 return
@@ -234,15 +288,16 @@ class YamlReader:
     def _hosts(self, group: str, pattern: Any, node: yaml.Node, vars_node: yaml.Node | None) -> None:
         line = _line(node)
         if not isinstance(pattern, str):
-            raise self.b.error(f"group {group!r} host {pattern!r} must be a string; quote numbers", line, str(pattern))
+            raise self.b.error(f"group {brief(group)} host {brief(pattern)} must be a string; quote numbers",
+                               line, str(pattern))
         try:
             names, port = expand_hosts(pattern)
         except ValueError as exc:
-            raise self.b.error(f"group {group!r} host {pattern!r}: {exc}", line, pattern) from None
+            raise self.b.error(f"group {brief(group)} host {brief(pattern)}: {exc}", line, pattern) from None
         pairs: list[tuple[Any, yaml.Node, yaml.Node]] = []
         if vars_node is not None and not _is_null(vars_node):
             if not isinstance(vars_node, yaml.MappingNode):
-                raise self.b.error(f"group {group!r} host {pattern!r} must have a mapping of variables or "
+                raise self.b.error(f"group {brief(group)} host {brief(pattern)} must have a mapping of variables or "
                                    f"nothing, got {_node_kind(vars_node)}", line, pattern)
             pairs = self._pairs(vars_node)
         for host in names:
