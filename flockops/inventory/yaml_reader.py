@@ -16,6 +16,7 @@ import yaml
 
 from flockops.errors import InventoryError
 
+from .files import read_text_file
 from .ranges import expand_hosts
 from .secrets import Vaulted, brief, names_secret
 
@@ -101,8 +102,6 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 def read_vars_file(file: Path) -> dict[str, Any]:
     """One group_vars/host_vars file, as a mapping of variable names."""
-    from .loader import read_text_file
-
     shown = str(file)
     text = read_text_file(file, "variables")
     loader = _loader(text, shown)

@@ -13,7 +13,8 @@ import pytest
 
 from flockops.errors import InventoryError
 from flockops.inventory.builder import MAX_GROUP_DEPTH
-from flockops.inventory.loader import MAX_FILE_BYTES, load_inventory
+from flockops.inventory.files import MAX_FILE_BYTES
+from flockops.inventory.loader import load_inventory
 from flockops.inventory.ranges import MAX_NAME_CHARACTERS, expand_hosts
 
 
