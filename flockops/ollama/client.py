@@ -81,6 +81,8 @@ class OllamaClient:
                                  refused=True) from None
         except _socket.gaierror as exc:
             raise RequestFailure("connect", f"cannot resolve {self.host}: {exc.strerror or exc}") from None
+        except UnicodeError as exc:  # the idna codec refuses the name (a right-to-left mark)
+            raise RequestFailure("connect", f"cannot resolve {self.host!r}: not a host name ({exc})") from None
         except TimeoutError:
             raise RequestFailure("connect", f"no connection within {connect_s:g} s "
                                  f"({self.host} port {self.port})") from None
@@ -128,6 +130,9 @@ class OllamaClient:
 
         try:
             return json.loads(text)
+        except RecursionError:  # [[[[...: no answer Ollama gives
+            raise RequestFailure("answer", f"{path}: JSON nested too deeply to read (is this an Ollama "
+                                 "server?)") from None
         except ValueError:
             raise RequestFailure("answer", f"{path}: not JSON (is this an Ollama server?): "
                                  f"{shown_text(text)}") from None

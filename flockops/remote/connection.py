@@ -83,6 +83,10 @@ def _tcp(hostname: str, port: int, timeout: float) -> socket.socket:
     except socket.gaierror as exc:
         raise ConnectionFailure(ErrorKind.UNREACHABLE,
                                 f"cannot resolve host name {hostname!r}: {exc.strerror}") from None
+    except UnicodeError as exc:  # the idna codec refuses the name (a right-to-left mark, an empty label)
+        raise ConnectionFailure(ErrorKind.UNREACHABLE, f"{hostname!r} is not a host name DNS can look up "
+                                f"({exc}); "
+                                "check ansible_host") from None
     except ConnectionRefusedError:
         raise ConnectionFailure(ErrorKind.UNREACHABLE, f"connection refused by {hostname} port {port}") from None
     except TimeoutError:

@@ -101,6 +101,18 @@ def test_unresolvable_name_is_unreachable() -> None:
     assert report.status == "unreachable" and "cannot resolve no-such-host.invalid" in (report.error or "")
 
 
+def test_a_name_idna_refuses_is_unreachable() -> None:
+    report = query(OllamaEndpoint("http://gpu\u200f01.example:11434", FROM_CLI), FAST)
+    assert report.status == "unreachable" and "not a host name" in (report.error or "")
+
+
+def test_json_nested_past_the_recursion_limit(server: FakeOllama) -> None:
+    server.route("GET", "/api/ps", body="[" * 100_000 + "]" * 100_000)
+    report = query(OllamaEndpoint(server.url), FAST)
+    assert report.status == "error"
+    assert report.error == "/api/ps: JSON nested too deeply to read (is this an Ollama server?)"
+
+
 def test_slow_answer_times_out_with_its_reason(server: FakeOllama) -> None:
     server.route("GET", "/api/ps", body={"models": []}, hold=True)  # answers only once released
     started = time.monotonic()

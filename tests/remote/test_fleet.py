@@ -89,6 +89,7 @@ def test_every_fault_gets_its_own_kind(tmp_path, world, sshd, fleet_env, flockop
         "garbage": host(sshd, ansible_python_interpreter=garbage),
         "hang": host(sshd, ansible_python_interpreter=hang),
         "nodns": {"ansible_host": "no-such-host.invalid"},
+        "rtl": {"ansible_host": "gpu\u200f01.example"},  # a right-to-left mark pasted in: idna refuses it
     })
     started = time.monotonic()
     run, hosts = run_fleet(flockops, inventory, fleet_env, "--timeout", "3")
