@@ -81,7 +81,8 @@ def gather(targets: Sequence[Target] | None, drivers: Sequence[Driver], *,
         from flockops.agent.chain import collect_host
         from flockops.agent.driver import Context
 
-        hosts = [collect_host(drivers, Context.local(), selected=selected_drivers)]
+        # This machine's drivers read text from tools and libraries as a target's probe does.
+        hosts = [printable(collect_host(drivers, Context.local(), selected=selected_drivers))]
     else:
         from flockops.remote.fleet import FleetOptions, run_fleet
 
@@ -94,7 +95,7 @@ def gather(targets: Sequence[Target] | None, drivers: Sequence[Driver], *,
     answers = iter(printable(tuple(pending.wait())) if pending else ())
     joined = [replace(h, ollama=next(answers)) if e is not None else h for h, e in zip(hosts, per_host, strict=True)]
     now = time.time()
-    joined += [HostReport(host=e.url, ollama=next(answers), collected_at=now) for e in url_only]
+    joined += [HostReport(host=printable(e.url), ollama=next(answers), collected_at=now) for e in url_only]
     return FleetReport(hosts=tuple(joined), generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 

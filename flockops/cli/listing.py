@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from flockops import api
+from flockops.agent.fields import printable
 
 from .exit_codes import ExitCode
 from .messages import warn
@@ -20,7 +21,8 @@ def inventory(args: argparse.Namespace) -> int:
     if args.list:
         sys.stdout.write(json.dumps(inventory.to_list_json(limit=args.limit), indent=4, sort_keys=True) + "\n")
     else:
-        sys.stdout.write(inventory.to_graph(limit=args.limit, show_vars=args.vars) + "\n")
+        # Names in an inventory are anyone's text: no escape sequence reaches the terminal.
+        sys.stdout.write(printable(inventory.to_graph(limit=args.limit, show_vars=args.vars)) + "\n")
     return ExitCode.OK
 
 

@@ -25,8 +25,11 @@ from .shell import SHELL_MARKER
 
 
 def failed_report(target: Target, kind: ErrorKind, message: str, source: str = "ssh") -> HostReport:
-    return HostReport(host=target.name, address=target.address, errors=(HostError(kind, source, message),),
-                      collected_at=time.time())
+    """A host without GPU data. Printable: the inventory's names and a server's banner in ``message``
+    reach terminals too."""
+    report: HostReport = printable(HostReport(host=target.name, address=target.address,
+                                              errors=(HostError(kind, source, message),), collected_at=time.time()))
+    return report
 
 
 def interpret(output: str, stderr: str, target: Target, remote_only: Sequence[Driver]) -> HostReport:

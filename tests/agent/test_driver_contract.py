@@ -138,3 +138,13 @@ def test_amdsmi_against_its_fake_library(flockops, tmp_path: Path) -> None:  # t
     assert len(samples) == 4
     check_contract("amdsmi", samples)
     assert samples[3].memory_total_bytes is None and samples[3].temperature_c is None and samples[3].power_w is None
+
+
+def test_this_machines_driver_text_is_printable_too(flockops, nvml_env) -> None:  # type: ignore[no-untyped-def]
+    # A library's name string reaches the table as a target's does: written out, never sent to the terminal.
+    from support.gpus import h100
+
+    run = flockops("report", "--driver", "nvml", "--no-ollama", env=nvml_env([h100(name="H100\x1b]0;PWNED\x07")]))
+    assert run.returncode == 0, run.stderr
+    assert "\x1b" not in run.stdout and "\x07" not in run.stdout
+    assert "H100\\x1b]0;PWNED\\x07" in run.stdout

@@ -105,6 +105,7 @@ def test_every_fault_gets_its_own_kind(tmp_path, world, sshd, fleet_env, flockop
         "garbage": ("failed", "probe_failed"),
         "hang": ("failed", "timeout"),
         "nodns": ("unreachable", "unreachable"),
+        "rtl": ("unreachable", "unreachable"),
     }
     assert hosts["good"]["gpus"][0]["memory_used_bytes"] == 20 * GIB  # intact beside the broken ones
     assert run.returncode == 2
@@ -252,6 +253,21 @@ def test_a_targets_escape_sequences_never_reach_the_terminal(tmp_path, world, ss
     assert "PWNED" in run.stdout, run.stdout + run.stderr
     assert "\x1b" not in run.stdout and "\x07" not in run.stdout
     assert "H100\\x1b]0;PWNED\\x07\\x1b[2J" in run.stdout
+
+
+def test_an_inventorys_escape_sequences_never_reach_the_terminal(tmp_path, flockops) -> None:  # type: ignore[no-untyped-def]
+    # The inventory is anyone's text too: a name that clears the screen, an address with a NUL.
+    inventory = write_inventory(tmp_path / "inv.yml", {
+        "evil\x1bc\x07": {"ansible_host": "127.0.0.1", "ansible_port": free_port()},
+        "nul": {"ansible_host": "gpu\x0001"},
+    })
+    run = flockops("report", "-i", str(inventory), "--no-ollama", "--timeout", "5")
+    assert run.returncode == 4, run.stdout + run.stderr  # no host answered
+    assert "\x1b" not in run.stdout + run.stderr and "\x00" not in run.stdout + run.stderr
+    assert "== evil\\x1bc\\x07 (127.0.0.1)  [unreachable]" in run.stdout
+    assert "'gpu\\x0001'" in run.stdout  # the address, named in the reason it failed
+    graph = flockops("inventory", "-i", str(inventory), "--graph")
+    assert graph.returncode == 0 and "\x1b" not in graph.stdout and "evil\\x1bc\\x07" in graph.stdout
 
 
 def test_local_ssh_setup_mistakes_say_what_to_fix(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
