@@ -631,6 +631,8 @@ def test_to_graph_vars_are_masked() -> None:
     ("db_PASSWORD", True),
     ("ldap_passwd", True),
     ("client_secret", True),
+    ("api-key", True),  # a header's or flag's spelling
+    ("X-Auth-Token", True),
     ("ansible_user", False),
     ("ansible_ssh_private_key_file", False),
     ("passes", False),
@@ -643,6 +645,29 @@ def test_mask_secrets_nested_and_vaulted() -> None:
     assert mask_secrets({"a": 1, "ansible_ssh_pass": "x", "db": {"password": "y", "list": [{"secret": 1}]},
                          "v": Vaulted("$ANSIBLE_VAULT")}) == \
         {"a": 1, "ansible_ssh_pass": MASK, "db": {"password": MASK, "list": [{"secret": MASK}]}, "v": MASK}
+
+
+@pytest.mark.parametrize(("value", "masked"), [
+    ("https://ops:hunter2@hooks.example/notify", f"https://{MASK}@hooks.example/notify"),
+    ("https://ghp_abc123@github.com/lab/repo.git", f"https://{MASK}@github.com/lab/repo.git"),
+    ("https://chat.example/hook?room=gpu&token=hunter2", f"https://chat.example/hook?room=gpu&token={MASK}"),
+    ("https://s3.example/b?X-Amz-Date=1&X-Amz-Signature=hunter2", f"https://s3.example/b?X-Amz-Date=1&X-Amz-Signature={MASK}"),
+    ("https://maps.example/api?key=hunter2;lang=en", f"https://maps.example/api?key={MASK};lang=en"),
+    ("ssh://ops:hunter2@bastion", f"ssh://{MASK}@bastion"),
+    ("ssh://ops@bastion", "ssh://ops@bastion"),  # a user alone, outside HTTP, is only a user
+    ("http://localhost:11434", "http://localhost:11434"),
+    ("rack=a1", "rack=a1"),
+])
+def test_credentials_in_urls_are_masked_whatever_the_variable(value: str, masked: str) -> None:
+    assert mask_secrets({"alert_webhook": value, "nested": [{"url": value}]}) == \
+        {"alert_webhook": masked, "nested": [{"url": masked}]}
+
+
+def test_inventory_list_masks_a_webhook_url(tmp_path: Path) -> None:
+    inv = load_text(tmp_path, "hosts.ini", "[gpu]\nnode1 hook=https://ops:hunter2@hooks.example/x?token=t0ken\n")
+    shown = json.dumps(inv.to_list_json())
+    assert "hunter2" not in shown and "t0ken" not in shown
+    assert f"https://{MASK}@hooks.example/x?token={MASK}" in shown
 
 
 # --------------------------------------------------------------------------------------------------
