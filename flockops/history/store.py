@@ -79,65 +79,48 @@ class History:
     """One open history database. Use as a context manager, or call :meth:`close`."""
 
     def __init__(self, path: Path | str, *, create: bool = True, timeout_s: float = BUSY_TIMEOUT_S) -> None:
+        """``create``: open to record, making the file when missing; else only to read. Which files
+        either may open is the rule of :mod:`flockops.history.dbfile`."""
+        from .dbfile import is_foreign, open_for_reading, open_for_writing
+
         self.path = Path(path)
-        if not create and not self.path.exists():
-            raise UsageError(f"no history at {self.path} (record some with `flockops report --record`)")
-        if create:
+        self.create = create
+        self.timeout_s = timeout_s
+        new = False
+        if str(path) == ":memory:":
+            self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        elif create:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise UsageError(f"cannot create the history database's directory {self.path.parent}: "
                                  f"{exc.strerror or exc}") from None
-        self.create = create
-        if create and str(path) != ":memory:":
-            # The fleet's host names and what runs where: the owner's only (SQLite gives the -wal and
-            # -shm files the database's own mode). O_EXCL: an existing database is left as it is.
-            try:
-                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            except FileExistsError:
-                self._create_link_target()
-            except OSError as exc:
-                raise UsageError(f"cannot create the history database {self.path}: {exc.strerror or exc}") from None
+            self.db, new = open_for_writing(self.path, timeout_s)
+        else:
+            self.db = open_for_reading(self.path, timeout_s)
         try:
-            # isolation_level=None: no implicit transactions; ours are explicit and short.
-            self.db = sqlite3.connect(str(self.path), timeout=timeout_s, isolation_level=None,
-                                      check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise UsageError(f"cannot open the history database {self.path}: {exc}") from None
-        self.timeout_s = timeout_s
-        try:
+            if not new and is_foreign(self.db):
+                # Another program's database is left exactly as it was: no tables added, no WAL.
+                raise sqlite3.DatabaseError("not a flockops history (it has tables, none of them "
+                                            "flockops's; another program's database?)")
             self._setup()
         except sqlite3.Error as exc:
             self.db.close()
             raise UsageError(f"cannot use the history database {self.path}: {exc}") from None
 
-    def _create_link_target(self) -> None:
-        """The path exists as a name: if it is a link to a file not made yet (O_EXCL does not follow
-        it), that file is made, the owner's only too."""
-        try:
-            os.stat(self.path)
-            return  # there already: left as it is
-        except FileNotFoundError:
-            target = os.path.realpath(self.path)
-            try:
-                os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-                return
-            except OSError as exc:
-                problem = f"{exc.strerror or exc} (it is a link to {target})"
-        except OSError as exc:
-            problem = str(exc.strerror or exc)
-        raise UsageError(f"cannot create the history database {self.path}: {problem}")
-
     def _setup(self) -> None:
         self.db.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if not self.create:
+            if version == 0:
+                raise sqlite3.DatabaseError("not a flockops history (it has no flockops tables)")
+            if version > SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(f"written by a newer flockops (schema {version}, this one "
+                                            f"knows {SCHEMA_VERSION})")
+            return
         # Switching to WAL takes an exclusive lock for a moment; another process creating the
         # same file at once can make it fail before the busy handler is asked: retry.
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if not self.create and version == 0:
-            # Only reading (flockops history): another program's database is left exactly as it was.
-            raise sqlite3.DatabaseError("not a flockops history (it has no flockops tables)")
-        if self.create:
-            self._retry(lambda: self.db.execute("PRAGMA journal_mode = WAL").fetchone())
+        self._retry(lambda: self.db.execute("PRAGMA journal_mode = WAL").fetchone())
         self.db.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode, and fast
         if version > SCHEMA_VERSION:
             raise sqlite3.DatabaseError(f"written by a newer flockops (schema {version}, this one knows "
