@@ -197,4 +197,7 @@ def _http_error(path: str, status: int, reason: str, text: str) -> str:
     except (ValueError, AttributeError):
         message = None
     shown = message if isinstance(message, str) and message else shown_text(text)
+    if status in (401, 403):
+        # ollama.com, or a proxy in front of a server: {"error":"unauthorized"} (server/cloud_proxy.go).
+        shown += " (this server wants credentials, as ollama.com does; flockops reads Ollama servers that do not)"
     return f"{path}: HTTP {status} {reason}: {shown}"

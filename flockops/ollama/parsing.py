@@ -8,6 +8,10 @@ from flockops.agent.ollama_model import OllamaModel
 
 from .client import shown_text
 
+# No model is a pebibyte: a size past it (or below 0) is a broken server's, shown as unknown, never
+# as a 17-digit GiB figure or "-0.0 GiB".
+MAX_MODEL_BYTES = 1 << 50
+
 
 def _int(value: Any, name: str, raw: Any) -> int | None:
     if value is None:
@@ -15,6 +19,11 @@ def _int(value: Any, name: str, raw: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} is not a whole number in {raw!r}")
     return value
+
+
+def _size(value: Any, name: str, raw: Any) -> int | None:
+    size = _int(value, name, raw)
+    return size if size is not None and 0 <= size <= MAX_MODEL_BYTES else None
 
 
 def text_value(value: Any) -> str | None:
@@ -30,7 +39,9 @@ def parse_ps(data: Any) -> tuple[OllamaModel, ...]:
          "details": {"family": "llama", "parameter_size": "7.2B", "quantization_level": "Q4_0", ...},
          "expires_at": "2024-06-04T14:38:31.83753-07:00", "size_vram": 5137025024}
 
-    ``size_vram`` absent (older servers) means 0: wholly on CPU. ``context_length`` came later still.
+    ``size_vram`` absent means 0, wholly on CPU: servers from 0.1.38 until June 2024 left it out when
+    it was 0 (``omitempty``; ollama/ollama#4840, fixed by #4842); null is a server that did not say.
+    ``context_length`` came later still.
     """
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object, got {shown_text(str(data))}")
@@ -48,8 +59,8 @@ def parse_ps(data: Any) -> tuple[OllamaModel, ...]:
         context = _int(entry.get("context_length"), "context_length", entry)
         models.append(OllamaModel(
             name=entry.get("name") or entry["model"],
-            size_bytes=_int(entry.get("size"), "size", entry),
-            vram_bytes=_int(entry.get("size_vram"), "size_vram", entry),
+            size_bytes=_size(entry.get("size"), "size", entry),
+            vram_bytes=_size(entry.get("size_vram", 0), "size_vram", entry),
             context_length=context or None,  # 0 means the server did not say
             expires_at=text_value(entry.get("expires_at")),
             family=text_value(details.get("family")),

@@ -15,7 +15,7 @@ from flockops.agent.ollama_model import OllamaReport
 
 from .client import OllamaClient, OllamaOptions, RequestFailure
 from .endpoints import IMPLICIT, OllamaEndpoint
-from .parsing import parse_ps, text_value
+from .parsing import MAX_MODEL_BYTES, parse_ps, text_value
 
 
 def query(endpoint: OllamaEndpoint, options: OllamaOptions | None = None) -> OllamaReport:
@@ -81,7 +81,8 @@ def model_sizes(url: str, options: OllamaOptions | None = None) -> dict[str, int
     sizes: dict[str, int] = {}
     entries = answer.get("models") if isinstance(answer, dict) else None
     for entry in entries if isinstance(entries, list) else ():
-        if isinstance(entry, dict) and isinstance(entry.get("size"), int):
+        size = entry.get("size") if isinstance(entry, dict) else None
+        if isinstance(size, int) and not isinstance(size, bool) and 0 < size <= MAX_MODEL_BYTES:
             for key in ("name", "model"):
                 if isinstance(entry.get(key), str):
                     sizes[entry[key]] = entry["size"]

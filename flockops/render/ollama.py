@@ -72,7 +72,7 @@ def ollama_lines(host: HostReport) -> list[str]:
     else:
         count = len(report.models)
         head += (f"{count} model{'s' if count > 1 else ''} | in VRAM {gib(report.vram_bytes)} | "
-                 f"in RAM {gib(report.ram_bytes)} | GPU-accelerated: {report.gpu_accelerated}")
+                 f"in RAM {gib(report.ram_bytes)} | GPU-accelerated: {report.gpu_accelerated or NA}")
     out = [head]
     if report.models:
         rows = [[m.name, gib(m.size_bytes), gib(m.vram_bytes), processor(m),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -347,6 +348,9 @@ def test_processor_as_ollama_ps_prints_it(size: int | None, vram: int, shown: st
     ("2318-11-24T14:03:49.123456789+01:00", "forever"),
     ("2024-06-04T14:38:31.83753-07:00", "2024-06-04 14:38:31 -07:00"),
     ("2025-09-30T09:00:00Z", "2025-09-30 09:00:00 UTC"),
+    ("2024-05-20T17:05:31.2149812Z", "2024-05-20 17:05:31 UTC"),  # 7 digits: Python 3.10's fromisoformat refuses them
+    ("2025-08-08T00:07:26.817827822+02:00", "2025-08-08 00:07:26 +02:00"),  # 9, from a real server (nirmato#13)
+    ("2024-05-20T10:05:31.214981-07:00", "2024-05-20 10:05:31 -07:00"),  # 6
     (None, "N/A"),
 ])
 def test_until(expires: str | None, shown: str) -> None:
@@ -371,6 +375,39 @@ def test_table_shows_models_placement_and_spill() -> None:
     assert "! ollama_spill (ollama): llama3.1:70b is 52% on CPU" in text
     summary = fleet_table(_fleet(host), summary=True)
     assert "1 loaded, 4.5 GiB VRAM, 1 spilled" in summary
+
+
+def test_a_placement_nobody_can_tell_reads_na_not_none(server: FakeOllama) -> None:
+    server.route("GET", "/api/ps", body=OLLAMA / "ps" / "size-vram-null.json")
+    text = fleet_table(_fleet(HostReport(host=server.url, ollama=query(OllamaEndpoint(server.url), FAST))))
+    assert "GPU-accelerated: N/A" in text and "None" not in text
+
+
+def test_impossible_sizes_are_unknown_not_figures(server: FakeOllama) -> None:
+    server.route("GET", "/api/ps", body=OLLAMA / "ps" / "impossible-sizes.json")
+    text = fleet_table(_fleet(HostReport(host=server.url, ollama=query(OllamaEndpoint(server.url), FAST))))
+    assert "-0.0" not in text and "GiB" in text
+    assert not re.search(r"\d{6,}\.\d GiB", text)  # 10^26 bytes would be 93,132,257,461,547,851.6 GiB
+    huge = next(line for line in text.splitlines() if line.startswith("huge:latest"))
+    assert "N/A" in huge and "Unknown" in huge
+
+
+def test_a_version_with_a_suffix_is_kept_whole(server: FakeOllama) -> None:
+    server.route("GET", "/api/ps", body=OLLAMA / "ps" / "nirmato-gemma3-9-digit-expiry.json")
+    server.route("GET", "/api/version", body=OLLAMA / "api-version-openwebui-i1800-v0.1.33-rc5.json")
+    report = query(OllamaEndpoint(server.url), FAST)
+    assert (report.status, report.version) == ("ok", "v0.1.33-rc5")
+    assert f"Ollama v0.1.33-rc5 at {server.url}: 1 model" in fleet_table(_fleet(HostReport(host=server.url,
+                                                                                          ollama=report)))
+
+
+def test_a_server_that_wants_credentials_says_so(server: FakeOllama) -> None:
+    # ollama.com's answer without a key (server/cloud_proxy.go: {"error": "unauthorized"}, HTTP 401).
+    server.route("GET", "/api/ps", status=401, body={"error": "unauthorized"})
+    report = query(OllamaEndpoint(server.url), FAST)
+    assert report.status == "error"
+    assert report.error == ("/api/ps: HTTP 401 Unauthorized: unauthorized (this server wants credentials, as "
+                            "ollama.com does; flockops reads Ollama servers that do not)")
 
 
 # ---------------------------------------------------------------------------------------------
