@@ -12,8 +12,9 @@ own source, ``amdsmi_cli/amdsmi_commands.py``):
   ``limit``: ``slowdown_<sensor>_temperature`` (critical) and ``shutdown_<sensor>_temperature``
   (emergency), ``socket_power`` (the current cap).
 
-A permission notice may come before the JSON (ROCm/amdsmi#114); ``Driver not initialized``
-and ``Can not find a device`` are outcomes, not crashes.
+A permission banner may come before the JSON (ROCm/amdsmi#114), whose values are then "N/A"
+or an ``AMDSMI_STATUS_*`` text: those fields are unknown, with the banner's reason.
+``Driver not initialized`` and ``Can not find a device`` are outcomes, not crashes.
 """
 
 from __future__ import annotations
@@ -109,22 +110,47 @@ def merge_gpu(static: Mapping[str, Any], metric: Mapping[str, Any], position: in
         temperature_sensor=None if chosen is None else chosen.sensor,
         temperatures=tuple(readings),
         power_w=power_w,
-        power_limit_w=read("power_limit_w", rocm.number, limit.get("socket_power", limit.get("power_cap")),
-                           "limit.socket_power"),
+        power_limit_w=read("power_limit_w", rocm.number, _power_limit(limit), "limit.socket_power"),
         driver_version=rocm.text_value(_section(static, "driver").get("version")),
         field_errors=errors,
     )
 
 
+def _power_limit(limit: Mapping[str, Any]) -> Any:
+    # ROCm 7.2 (amd-smi 26.2) moved the cap under the power-tracking limit: limit.ppt0.socket_power_limit.
+    for raw in (limit.get("socket_power"), limit.get("power_cap"), _section(limit, "ppt0").get("socket_power_limit")):
+        if raw is not None:
+            return raw
+    return None
+
+
 def parse_outputs(static_doc: Any, metric_doc: Any) -> list[GpuSample]:
+    """One sample per GPU either document lists, joined on ``gpu``; a GPU in one only keeps what it says."""
     statics = gpu_list(static_doc, "static")
     metrics = gpu_list(metric_doc, "metric")
-    by_index = {g.get("gpu"): g for g in statics}
-    gpus = []
-    for position, metric in enumerate(metrics):
-        static = by_index.get(metric.get("gpu"), statics[position] if position < len(statics) else {})
-        gpus.append(merge_gpu(static, metric, position))
-    return gpus
+    keys: list[Any] = []
+    static_of: dict[Any, Mapping[str, Any]] = {}
+    metric_of: dict[Any, Mapping[str, Any]] = {}
+    for documents, into in ((statics, static_of), (metrics, metric_of)):
+        for position, gpu in enumerate(documents):
+            key = gpu.get("gpu", position)
+            into.setdefault(key, gpu)
+            if key not in keys:
+                keys.append(key)
+    return [merge_gpu(static_of.get(key, {}), metric_of.get(key, {}), position) for position, key in enumerate(keys)]
+
+
+# What a permission banner leaves "N/A" that root would read: each gets the banner's reason.
+_PERMISSION_FIELDS = ("name", "memory_total_bytes", "memory_used_bytes", "utilization_pct", "temperature_c",
+                      "power_w")
+
+
+def with_permission_note(gpu: GpuSample, notice: str) -> GpuSample:
+    import dataclasses
+
+    reason = f"amd-smi could not read it ({notice}): add the user to the render and video groups"
+    errors = {f: reason for f in _PERMISSION_FIELDS if getattr(gpu, f) is None and f not in gpu.field_errors}
+    return dataclasses.replace(gpu, field_errors={**gpu.field_errors, **errors}) if errors else gpu
 
 
 class AmdSmiDriver(ToolDriver):
@@ -141,7 +167,8 @@ class AmdSmiDriver(ToolDriver):
 
     def collect(self, ctx: Context) -> Sequence[GpuSample]:
         tool = self.tool_path(ctx)
-        static = rocm.json_document(TOOL, ctx.run([tool, *STATIC_ARGS]))
+        static_result = ctx.run([tool, *STATIC_ARGS])
+        static = rocm.json_document(TOOL, static_result)
         metric = rocm.json_document(TOOL, ctx.run([tool, *METRIC_ARGS]))
         try:
             gpus = parse_outputs(static, metric)
@@ -149,4 +176,5 @@ class AmdSmiDriver(ToolDriver):
             raise DriverFailed(f"amd-smi printed JSON of an unexpected shape: {type(exc).__name__}: {exc}") from None
         if not gpus:
             raise DriverUnavailable("amd-smi listed no GPU")
-        return gpus
+        notice = rocm.permission_notice(static_result.stdout)
+        return [with_permission_note(g, notice) for g in gpus] if notice else gpus

@@ -75,6 +75,26 @@ def json_document(tool: str, result: CommandResult) -> Any:
     raise ParseError(f"{tool} printed no JSON", text.strip()[:300])
 
 
+# amd-smi writes a status where a value could not be read: "AMDSMI_STATUS_FILE_ERROR - Error opening
+# file" for amdgpu_version without the render group (huggingface/dell-ai#54's captures).
+STATUS_PREFIX = "AMDSMI_STATUS_"
+
+
+def is_status(text: str) -> bool:
+    return text.upper().startswith(("N/A", STATUS_PREFIX))
+
+
+def permission_notice(text: str) -> str | None:
+    """The line of amd-smi's permission banner that says what was denied ("/dev/kfd: Permission
+    denied"), printed on stdout before JSON whose values are then "N/A"; None without one."""
+    for line in text.splitlines():
+        if "permission denied" in line.lower():
+            return line.strip(" \t•-*")
+        if line.lstrip().startswith(("{", "[")):
+            return None
+    return None
+
+
 _VALUE_UNIT = r"^\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z%°]*)\s*$"
 # amd-smi's "MB" is MiB: amdsmi_commands.py divides bytes by 1024*1024 and writes "MB".
 BYTE_UNITS = {"": 1, "b": 1, "kb": 1 << 10, "kib": 1 << 10, "mb": 1 << 20, "mib": 1 << 20,
@@ -99,7 +119,7 @@ def value_and_unit(raw: Any, what: str) -> tuple[float, str] | None:
     if raw is None:
         return None
     text = field_text(str(raw))
-    if text is None or text.upper().startswith("N/A"):
+    if text is None or is_status(text):
         return None
     match = re.match(_VALUE_UNIT, text)
     if not match:
@@ -134,12 +154,14 @@ def unavailable_reason(raw: Any) -> str | None:
         raw = raw.get("value")
     text = raw.strip() if isinstance(raw, str) else ""
     # A bare "N/A" says nothing more than None does.
-    if text.upper().startswith("N/A") and text.upper() != "N/A":
+    if is_status(text) and text.upper() != "N/A":
         return text
     return None
 
 
 def text_value(raw: Any) -> str | None:
+    """A tool's text ("AMD Instinct MI300X"); None for N/A and for a status in its place."""
     if raw is None or isinstance(raw, (dict, list)):
         return None
-    return field_text(str(raw))
+    text = field_text(str(raw))
+    return None if text is None or is_status(text) else text

@@ -122,3 +122,51 @@ def test_one_unreadable_value_costs_only_its_field(tmp_path: Path, flockops) -> 
     assert gpu["utilization_pct"] is None
     assert "cannot read GPU use (%) as a number" in gpu["field_errors"]["utilization_pct"]
     assert gpu["temperature_c"] == 45.0 and gpu["memory_total_bytes"] == 12868124672
+
+
+# ---------------------------------------------------------------------------------------------
+# Real amd-smi 26.2.2 captures (ROCm 7.2.1, 8x MI300X; tests/data/amd-smi/SOURCES.md, "Captures")
+
+CAPTURES = DATA / "amd-smi" / "captures"
+
+
+def test_rocm7_static_in_its_gpu_data_wrapper_as_root() -> None:
+    from flockops.agent.drivers.amd_smi import parse_outputs
+
+    document = rocm.json_document("amd-smi", _result((CAPTURES / "static-json-mi300x-rocm7.2.1-root.json").read_text()))
+    assert set(document) == {"gpu_data"}
+    gpus = parse_outputs(document, {"gpu_data": []})  # metric unread: what static says stands alone
+    assert [g.pci_bus_id for g in gpus][:2] == ["0000:1b:00.0", "0000:3d:00.0"] and len(gpus) == 8
+    first = gpus[0]
+    assert first.name == "AMD Instinct MI300X" and first.driver_version == "6.16.13"
+    # "196592 MB" is MiB: 206,141,652,992 bytes, the 192 GiB of an MI300X (rocm-smi says the same bytes).
+    assert first.memory_total_bytes == 196592 << 20 == 206141652992
+    assert first.power_limit_w == 750.0  # limit.ppt0.socket_power_limit, where amd-smi 26.2 moved it
+    junction = next(r for r in first.temperatures if r.sensor == "junction")
+    assert (junction.critical_c, junction.emergency_c) == (100.0, 110.0)
+    assert first.memory_used_bytes is None and first.utilization_pct is None  # never guessed
+
+
+def test_rocm7_static_after_the_permission_banner() -> None:
+    from flockops.agent.drivers.amd_smi import parse_outputs, with_permission_note
+
+    text = (CAPTURES / "static-json-mi300x-rocm7.2.1-nonroot-banner.txt").read_text()
+    assert text.startswith("Permission needed to access required GPU device node(s):")
+    notice = rocm.permission_notice(text)
+    assert notice == "/dev/kfd: Permission denied"
+    gpus = [with_permission_note(g, notice) for g in parse_outputs(rocm.json_document("amd-smi", _result(text)),
+                                                                    {"gpu_data": []})]
+    assert len(gpus) == 8 and gpus[0].pci_bus_id == "0000:1b:00.0"  # what it could read, it says
+    assert gpus[0].name is None and gpus[0].memory_total_bytes is None  # "N/A" for a user outside render
+    assert "/dev/kfd: Permission denied" in gpus[0].field_errors["memory_total_bytes"]
+    assert "render" in gpus[0].field_errors["name"]
+    assert rocm.permission_notice((CAPTURES / "static-json-mi300x-rocm7.2.1-root.json").read_text()) is None
+
+
+def test_a_status_string_where_a_value_belongs() -> None:
+    (version,) = json.loads((CAPTURES / "version-json-rocm7.2.1-nonroot.json").read_text())  # a list
+    status = version["amdgpu_version"]
+    assert status == "AMDSMI_STATUS_FILE_ERROR - Error opening file"
+    assert rocm.text_value(status) is None and rocm.number(status, "x") is None
+    assert rocm.unavailable_reason(status) == status
+    assert rocm.text_value(version["rocm_version"]) == "7.2.1"
