@@ -146,6 +146,10 @@ def _gpu(row: dict[str, str], extra: dict[str, str], position: int, extra_failed
         value = lenient(field, parse, raw, key)
         if value is None and raw is not None and raw.strip() and field not in notes:
             notes[field] = f"nvidia-smi: {raw.strip()}"  # "[N/A]", "[Not Supported]", ...
+            if "insufficient permissions" in raw.lower():
+                # In a container on a MIG GPU, the whole card's memory is not the container's to read
+                # (Stability-AI/StableSwarmUI#388, ollama/ollama#932).
+                notes[field] += " (a container on a MIG GPU sees only its own instance)"
         return value
 
     def text(raw: str | None, key: str) -> str | None:

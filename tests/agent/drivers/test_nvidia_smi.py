@@ -41,6 +41,16 @@ def test_recorded_case(case: str, flockops) -> None:  # type: ignore[no-untyped-
         assert {key: got[key] for key in want} == want
 
 
+def test_a_mig_container_says_why_memory_is_unknown(flockops) -> None:  # type: ignore[no-untyped-def]
+    # A real pod on a MIG A100: [Insufficient Permissions] for memory, [N/A] for use, even with nounits.
+    (gpu,) = flockops("report", "-o", "json", "--driver", "nvidia-smi",
+                      env=smi_env(CASES / "a100-mig-k8s-pod")).json()["hosts"][0]["gpus"]
+    assert gpu["memory_total_bytes"] is None and gpu["temperature_c"] == 47.0
+    assert gpu["field_errors"]["memory_used_bytes"] == ("nvidia-smi: [Insufficient Permissions] (a container on a "
+                                                        "MIG GPU sees only its own instance)")
+    assert gpu["field_errors"]["utilization_pct"] == "nvidia-smi: [N/A]"
+
+
 def test_a_lost_gpu_keeps_its_bus_id(flockops) -> None:  # type: ignore[no-untyped-def]
     host = flockops("report", "-o", "json", "--driver", "nvidia-smi",
                     env=smi_env(CASES / "error-gpu-lost")).json()["hosts"][0]
