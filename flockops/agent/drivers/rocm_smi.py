@@ -30,7 +30,7 @@ from flockops.errors import DriverUnavailable, ParseError
 
 from ..driver import Context, ToolDriver
 from ..model import GpuSample, TemperatureReading
-from ..parse import Lenient
+from ..parse import Lenient, pci_bus_key
 from . import rocm
 
 # typing is slow to import and the probe never needs it: annotations are strings here.
@@ -138,4 +138,36 @@ class RocmSmiDriver(ToolDriver):
         gpus = parse_output(rocm.json_document(TOOL, result))
         if not gpus:
             raise DriverUnavailable("rocm-smi listed no GPU")
+        return partitions_own_share(gpus, ctx.sysfs_root)
+
+
+# A partition's total over its KFD share by more than this is the whole card's (an MI300A, whose
+# rocm-smi divides by the partitions itself, stays as it is).
+_WHOLE_CARD_RATIO = 1.5
+
+
+def partitions_own_share(gpus: list[GpuSample], sysfs_root: str) -> list[GpuSample]:
+    """Each partition of a partitioned card with KFD's share of the VRAM as its total, instead of the
+    whole card's; its used VRAM, also the whole card's, unknown (ROCm/ROCm#4750)."""
+    import dataclasses
+
+    from ..kfd import partition_shares, read_nodes
+
+    if not any(g.memory_total_bytes for g in gpus):
         return gpus
+    shares = partition_shares(read_nodes(sysfs_root))
+    fixed = []
+    for gpu in gpus:
+        share = shares.get(pci_bus_key(gpu.pci_bus_id) or "")
+        if share is None or not gpu.memory_total_bytes or gpu.memory_total_bytes < share * _WHOLE_CARD_RATIO:
+            fixed.append(gpu)
+            continue
+        card = gpu.memory_total_bytes
+        said = f"rocm-smi gives each partition the whole card's VRAM ({card:,} bytes)"
+        fixed.append(dataclasses.replace(
+            gpu, memory_total_bytes=share, memory_used_bytes=None, memory_free_bytes=None,
+            field_errors={**gpu.field_errors,
+                          "memory_total_bytes": f"{said}: this partition's share is KFD's ({share:,} bytes)",
+                          "memory_used_bytes": f"{said}, and the whole card's used: not this partition's",
+                          "memory_free_bytes": "its used VRAM is unknown"}))
+    return fixed

@@ -170,3 +170,44 @@ def test_a_status_string_where_a_value_belongs() -> None:
     assert rocm.text_value(status) is None and rocm.number(status, "x") is None
     assert rocm.unavailable_reason(status) == status
     assert rocm.text_value(version["rocm_version"]) == "7.2.1"
+
+
+# ---------------------------------------------------------------------------------------------
+# Partitioned cards: rocm-smi gives each partition the whole card (ROCm/ROCm#4750)
+
+KFD_TREE = DATA / "kfd" / "mi308x-4-partitions"  # real: ROCm/k8s-device-plugin's testdata
+
+
+def _partitioned(flockops: Any, tmp_path: Path, total: str | None = None, sysfs: Path = KFD_TREE) -> list[Any]:
+    case = DATA / "rocm-smi" / "partitioned"
+    if total is not None:  # the same four partitions, each with this total
+        document = json.loads((case / "stdout.txt").read_text())
+        for key in ("card0", "card1", "card2", "card3"):
+            document[key]["VRAM Total Memory (B)"] = total
+        case = tmp_path / "case"
+        case.mkdir()
+        (case / "stdout.txt").write_text(json.dumps(document))
+    run = flockops("report", "-o", "json", "--driver", "rocm-smi",
+                   env={"FAKE_ROCM_SMI_CASE": str(case), "PATH": f"{FAKES}:/usr/bin:/bin",
+                        "FLOCKOPS_SYSFS_ROOT": str(sysfs)})
+    assert run.returncode == 0, run.stderr
+    gpus: list[Any] = run.json()["hosts"][0]["gpus"]
+    return gpus
+
+
+def test_each_partition_gets_its_own_share_from_kfd(flockops, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    gpus = _partitioned(flockops, tmp_path)
+    # KFD's mem_banks: 48 GiB each, one partition of each card a little less, as the capture has it.
+    assert [g["memory_total_bytes"] for g in gpus] == [51539607552, 51539607552, 51539607552, 51522830336]
+    assert all(g["memory_used_bytes"] is None and g["memory_free_bytes"] is None for g in gpus)
+    assert "whole card's VRAM (206,158,430,208 bytes)" in gpus[0]["field_errors"]["memory_total_bytes"]
+    assert "not this partition's" in gpus[0]["field_errors"]["memory_used_bytes"]
+
+
+def test_a_total_already_divided_or_without_kfd_stands(flockops, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # MI300A's rocm-smi divides by the partitions itself (ROCm/ROCm#4750: 33580773376 = a third).
+    divided = _partitioned(flockops, tmp_path, total="51539607552")
+    assert [g["memory_used_bytes"] for g in divided] == [297771008] * 4
+    assert all("memory_total_bytes" not in g["field_errors"] for g in divided)
+    no_kfd = _partitioned(flockops, tmp_path / "none", sysfs=tmp_path / "empty-sys")
+    assert [g["memory_total_bytes"] for g in no_kfd] == [206158430208] * 4
