@@ -48,7 +48,7 @@ def render(items: Sequence[Item], state: State) -> str:
             summary += f" (+{len(bad) - SUMMARY_ITEMS} more)"
     else:
         hosts = len({i.host for i in items})
-        gpus = len({(i.host, i.gpu.index) for i in items if i.gpu is not None})
+        gpus = len({i.key.rpartition("/")[0] for i in items if i.gpu is not None})
         summary = f"{gpus} GPU{'s' if gpus != 1 else ''} on {hosts} host{'s' if hosts != 1 else ''} OK"
     held = [i for i in items if i.held]
     if held:
@@ -56,4 +56,19 @@ def render(items: Sequence[Item], state: State) -> str:
     perf = " ".join(perfdatum(p) for i in items for p in i.perf)
     lines = [f"FLOCKOPS {state.name} - {summary}" + (f" | {perf}" if perf else "")]
     lines += [f"{i.state.name}: {plain_text(i.text)}" for i in (*bad, *held)]
+    lines += [f"INFO: {text}" for text in information(items)]
     return "\n".join(lines) + "\n"
+
+
+def information(items: Sequence[Item]) -> list[str]:
+    """What GPUs cannot report, once per reason: "throttle status not reported by sysfs-amd on 8 GPUs
+    (node1 GPU0, node1 GPU1, ...)"."""
+    by_text: dict[str, list[str]] = {}
+    for item in items:
+        if item.info and item.state == State.OK:
+            by_text.setdefault(plain_text(item.info), []).append(item.key.rpartition("/")[0])
+    said = []
+    for text, where in by_text.items():
+        shown = ", ".join(where[:3]) + (", ..." if len(where) > 3 else "")
+        said.append(f"{text} on {len(where)} GPU{'s' if len(where) != 1 else ''} ({shown})")
+    return said

@@ -67,6 +67,10 @@ class Thresholds:
     min_free_vram_pct: float | None = None
     unreachable: State = State.UNKNOWN
     check_ollama_spill: bool = True
+    # Items whose value a GPU cannot report is UNKNOWN (--require). Otherwise a throttle status the
+    # card or its driver does not give (sysfs, rocm-smi, most AMD and Intel parts), or an iGPU's
+    # missing temperature, is information said once: a check that can never be OK gets switched off.
+    required: frozenset[str] = frozenset()
 
     def temperature_limits(self, gpu: GpuSample) -> tuple[float, float, str]:
         """(warn, crit, where they came from) for one GPU."""
@@ -105,21 +109,68 @@ class Item:
     perf: tuple[Perf, ...] = field(default_factory=tuple)
     # A breach reported as OK because --consecutive wants more runs of it first.
     held: bool = False
+    # What the GPU cannot report, said as information (an OK item), not as a problem.
+    info: str | None = None
 
 
-def _gpu_label(host: str, gpu: GpuSample) -> str:
-    return f"{host} GPU{gpu.index}"
+# The items a GPU has, for --require.
+GPU_ITEMS = ("temperature", "throttle", "free_vram")
 
 
-def _temperature(host: str, gpu: GpuSample, t: Thresholds) -> Item:
-    key = f"{host}/gpu{gpu.index}/temperature"
+@dataclass(frozen=True, slots=True)
+class GpuName:
+    """How one GPU is named in item keys, perfdata labels and texts: ``gpu0`` on a host of one vendor;
+    ``amd-gpu0`` where vendors share the index numbers, so an NVIDIA and an AMD GPU 0 stay apart
+    (in the state file, the perfdata and Prometheus alike)."""
+
+    host: str
+    ident: str  # "gpu0", "amd-gpu0"; with "@<bus id>" where even that repeats
+    label: str  # "node1 GPU0", "node1 AMD GPU0"
+
+    def key(self, item: str) -> str:
+        return f"{self.host}/{self.ident}/{item}"
+
+    def perf(self, what: str) -> str:
+        return f"{self.host}/{self.ident} {what}"
+
+
+_VENDOR_NAMES = {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel"}
+
+
+def gpu_names(host: HostReport) -> list[GpuName]:
+    """A GpuName for each of the host's GPUs, in order, each unique on the host."""
+    mixed = len({g.vendor for g in host.gpus}) > 1
+    names = []
+    for g in host.gpus:
+        vendor = _VENDOR_NAMES.get(g.vendor, g.vendor)
+        names.append((f"{g.vendor}-gpu{g.index}", f"{host.host} {vendor} GPU{g.index}") if mixed
+                     else (f"gpu{g.index}", f"{host.host} GPU{g.index}"))
+    idents = [ident for ident, _ in names]
+    out = []
+    for position, ((ident, label), g) in enumerate(zip(names, host.gpus, strict=True)):
+        if idents.count(ident) > 1:
+            where = g.pci_bus_id or f"#{position}"
+            ident, label = f"{ident}@{where}", f"{label} ({where})"
+        out.append(GpuName(host.host, ident, label))
+    return out
+
+
+def _cannot_report(gpu: GpuSample, field_name: str, what: str) -> str:
+    reason = gpu.field_errors.get(field_name)
+    return f"{what} not reported by {gpu.source}" + (f" ({reason})" if reason else "")
+
+
+def _temperature(name: GpuName, gpu: GpuSample, t: Thresholds) -> Item:
+    host, key = name.host, name.key("temperature")
     warn, crit, origin = t.temperature_limits(gpu)
-    label = _gpu_label(host, gpu)
+    label = name.label
     if gpu.temperature_c is None:
+        if gpu.memory_shared and "temperature" not in t.required:  # an iGPU: the CPU package's sensor
+            return Item(host, key, State.OK, f"{label} temperature not readable", gpu,
+                        info=_cannot_report(gpu, "temperature_c", "temperature (an integrated GPU)"))
         return Item(host, key, State.UNKNOWN, f"{label} temperature not readable", gpu)
     temp = gpu.temperature_c
-    perf = (Perf(f"{host}/gpu{gpu.index} temperature", temp, "", warn, crit, None,
-                 gpu.temperature_shutdown_c),)
+    perf = (Perf(name.perf("temperature"), temp, "", warn, crit, None, gpu.temperature_shutdown_c),)
     if temp >= crit:
         state, verdict = State.CRITICAL, f">= critical {crit:g} °C"
     elif temp >= warn:
@@ -129,11 +180,13 @@ def _temperature(host: str, gpu: GpuSample, t: Thresholds) -> Item:
     return Item(host, key, state, f"{label} {temp:g} °C {verdict} ({origin})", gpu, perf)
 
 
-def _throttle(host: str, gpu: GpuSample) -> Item:
-    key = f"{host}/gpu{gpu.index}/throttle"
-    label = _gpu_label(host, gpu)
+def _throttle(name: GpuName, gpu: GpuSample, t: Thresholds) -> Item:
+    host, key, label = name.host, name.key("throttle"), name.label
     if gpu.throttle_reasons is None:
-        return Item(host, key, State.UNKNOWN, f"{label} throttle reasons not readable", gpu)
+        if "throttle" in t.required:
+            return Item(host, key, State.UNKNOWN, f"{label} throttle reasons not readable", gpu)
+        return Item(host, key, State.OK, f"{label} throttle reasons not readable", gpu,
+                    info=_cannot_report(gpu, "throttle_reasons", "throttle status"))
     active = set(gpu.throttle_reasons)
     if gpu.vendor == "amd":
         # AMD throttle status is stuck on for some parts (amd-smi shows THROTTLED at idle).
@@ -150,39 +203,36 @@ def _throttle(host: str, gpu: GpuSample) -> Item:
     return Item(host, key, State.OK, f"{label} not throttling{tail}", gpu)
 
 
-def _free_vram(host: str, gpu: GpuSample, t: Thresholds) -> Item | None:
+def _free_vram(name: GpuName, gpu: GpuSample, t: Thresholds) -> Item | None:
     if t.min_free_vram_bytes is None and t.min_free_vram_pct is None:
         return None
-    key = f"{host}/gpu{gpu.index}/free_vram"
-    label = _gpu_label(host, gpu)
+    host, key, label = name.host, name.key("free_vram"), name.label
     free, total = gpu.memory_free_bytes, gpu.memory_total_bytes
     if free is None or (t.min_free_vram_pct is not None and not total):
         return Item(host, key, State.UNKNOWN, f"{label} free VRAM not readable", gpu)
     floor = t.min_free_vram_bytes or 0
     if t.min_free_vram_pct is not None and total:
         floor = max(floor, int(total * t.min_free_vram_pct / 100))
-    perf = (Perf(f"{host}/gpu{gpu.index} vram_free", free, "B", floor, None, 0, total),)
+    perf = (Perf(name.perf("vram_free"), free, "B", floor, None, 0, total),)
     if free < floor:
         return Item(host, key, State.WARNING, f"{label} free VRAM {free / 2**30:.1f} GiB below "
                     f"{floor / 2**30:.1f} GiB", gpu, perf)
     return Item(host, key, State.OK, f"{label} free VRAM {free / 2**30:.1f} GiB", gpu, perf)
 
 
-def _gpu_items(host: str, gpu: GpuSample, t: Thresholds) -> list[Item]:
+def _gpu_items(name: GpuName, gpu: GpuSample, t: Thresholds) -> list[Item]:
     if gpu.lost:
-        return [Item(host, f"{host}/gpu{gpu.index}/lost", State.CRITICAL,
-                     f"{_gpu_label(host, gpu)} lost: {gpu.lost_reason or 'lost'}", gpu)]
-    items = [_temperature(host, gpu, t), _throttle(host, gpu)]
-    free = _free_vram(host, gpu, t)
+        return [Item(name.host, name.key("lost"), State.CRITICAL, f"{name.label} lost: {gpu.lost_reason or 'lost'}",
+                     gpu)]
+    items = [_temperature(name, gpu, t), _throttle(name, gpu, t)]
+    free = _free_vram(name, gpu, t)
     if free is not None:
         items.append(free)
     used = gpu.memory_used_bytes
     if used is not None:
-        items[0] = _with_perf(items[0], Perf(f"{host}/gpu{gpu.index} vram_used", used, "B", None, None, 0,
-                                             gpu.memory_total_bytes))
+        items[0] = _with_perf(items[0], Perf(name.perf("vram_used"), used, "B", None, None, 0, gpu.memory_total_bytes))
     if gpu.utilization_pct is not None:
-        items[0] = _with_perf(items[0], Perf(f"{host}/gpu{gpu.index} utilization", gpu.utilization_pct, "%",
-                                             None, None, 0, 100))
+        items[0] = _with_perf(items[0], Perf(name.perf("utilization"), gpu.utilization_pct, "%", None, None, 0, 100))
     return items
 
 
@@ -216,8 +266,8 @@ def evaluate(fleet: FleetReport, thresholds_for: Callable[[HostReport], Threshol
             why = "; ".join(f"{d.name}: {d.reason}" for d in host.drivers if d.reason and d.outcome != Outcome.SKIPPED)
             items.append(Item(host.host, f"{host.host}/host", State.UNKNOWN,
                               f"{host.host} no GPU detected{' (' + why + ')' if why else ''}"))
-        for gpu in host.gpus:
-            items.extend(_gpu_items(host.host, gpu, t))
+        for name, gpu in zip(gpu_names(host), host.gpus, strict=True):
+            items.extend(_gpu_items(name, gpu, t))
         items.extend(_partial_items(host, t))
         if t.check_ollama_spill:
             items.extend(_spill_items(host))

@@ -176,7 +176,8 @@ def run(request: CheckRequest, collect: Callable[[], tuple[FleetReport, Mapping[
         stdout = prometheus or ""
     elif request.output == "json":
         payload = {"schema_version": 1, "state": state.name, "generated_at": fleet.generated_at,
-                   "items": [{"host": i.host, "check": i.key, "state": i.state.name, "text": i.text} for i in items]}
+                   "items": [{"host": i.host, "check": i.key, "state": i.state.name, "text": i.text, "info": i.info}
+                             for i in items]}
         stdout = json.dumps(payload, indent=2) + "\n"
     else:
         from .nagios import render

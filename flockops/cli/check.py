@@ -40,7 +40,8 @@ def thresholds(args: argparse.Namespace) -> Thresholds:
         raise UsageError(f"--warn-temp {args.warn_temp:g} must be below --crit-temp {args.crit_temp:g}")
     return Thresholds(warn_temp_c=args.warn_temp, crit_temp_c=args.crit_temp, min_free_vram_bytes=free_bytes,
                       min_free_vram_pct=free_pct,
-                      unreachable=State.CRITICAL if args.unreachable == "critical" else State.UNKNOWN)
+                      unreachable=State.CRITICAL if args.unreachable == "critical" else State.UNKNOWN,
+                      required=frozenset(args.require))
 
 
 def check(args: argparse.Namespace) -> int:

@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "(e.g. 8GiB or 10%%)")
     check.add_argument("--unreachable", choices=("unknown", "critical"), default="unknown",
                        help="state of a host that cannot be reached (default: unknown)")
+    check.add_argument("--require", action="append", choices=("temperature", "throttle"), default=[],
+                       metavar="ITEM", help="UNKNOWN when a GPU cannot report ITEM: throttle (otherwise a card "
+                       "that has no throttle status, as on most AMD and Intel GPUs, is said once as INFO), "
+                       "temperature (otherwise UNKNOWN on discrete GPUs, INFO on integrated ones); repeatable")
     check.add_argument("--quiet", action="store_true", help="print nothing when everything is OK (for cron)")
     check.add_argument("--lock", metavar="FILE", help="hold an flock on FILE; a run that finds it held exits "
                        "UNKNOWN at once instead of overlapping")

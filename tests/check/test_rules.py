@@ -67,7 +67,7 @@ def test_overrides_and_inventory_variables() -> None:
     (("sync_boost",), State.OK), (("sw_power_cap",), State.OK),
     (("hw_slowdown",), State.WARNING), (("hw_power_brake_slowdown",), State.WARNING),
     (("sw_thermal_slowdown",), State.CRITICAL), (("hw_thermal_slowdown", "sw_power_cap"), State.CRITICAL),
-    (None, State.UNKNOWN),
+    (None, State.OK),  # not reported (sysfs, rocm-smi): INFO, unless --require throttle
 ])
 def test_throttle_rules(reasons: tuple[str, ...] | None, expected: State) -> None:
     report = fleet(HostReport("h", gpus=(gpu(throttle_reasons=reasons),)))
