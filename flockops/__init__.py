@@ -33,17 +33,24 @@ if TYPE_CHECKING:
 
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "hookimpl", "collect_report", "best_node", "fit", "parse_size"]
+__all__ = ["__version__", "hookimpl", "collect_report", "best_node", "fit", "parse_size", "to_json"]
 
 # The Python API (docs/api.md): name -> (module, attribute), imported on first use.
 #   report = flockops.collect_report(inventory="hosts.yml", ollama_urls=["http://10.0.0.7:11434"])
 #   place = flockops.best_node(report, flockops.parse_size("40GiB"))  # an ollama.capacity.Placement, or None
+#   text = flockops.to_json(report)  # what `flockops report -o json` prints
 _API = {
     "collect_report": ("api", "collect_report"),
     "best_node": ("ollama.capacity", "best_node"),
     "fit": ("ollama.capacity", "plan"),
     "parse_size": ("ollama.capacity", "parse_size"),
+    "to_json": ("render.report", "to_json"),
 }
+
+
+def __dir__() -> list[str]:
+    # The lazy names are not in globals() until first used: dir(flockops) lists them all the same.
+    return sorted(set(globals()) | set(__all__))
 
 
 def __getattr__(name: str) -> Any:

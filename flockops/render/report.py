@@ -14,6 +14,8 @@ from .units import NA, gib, mib, pct, power, sum_or_none, temperature, throttle
 
 
 def to_json(fleet: FleetReport) -> str:
+    """The report as ``flockops report -o json`` prints it: versioned JSON (``schema_version``; see
+    docs/json.md), unknown values as ``null``, indented, ending in a newline."""
     import json
 
     return json.dumps(fleet_to_dict(fleet), indent=2) + "\n"
