@@ -14,7 +14,7 @@ from dataclasses import replace
 from flockops.errors import DriverUnavailable, ErrorKind, FlockopsError
 
 from .driver import Context, Driver
-from .fields import clean_gpu
+from .fields import a_vendor, clean_gpu
 from .model import DriverAttempt, GpuSample, HostError, HostReport, Outcome
 from .parse import pci_bus_key
 
@@ -82,8 +82,11 @@ def collect_host(
         if answered_by is None:
             # Nothing of this vendor answered: a failure is the report's business now.
             errors.extend(HostError(ErrorKind.DRIVER, f.name, f.reason or "failed") for f in failures)
-    if wanted is None:
-        errors.extend(_undetected(ctx, gpus, attempts))
+    # With --driver, only the vendors of the drivers asked for: `--driver nvidia-smi` on a host whose
+    # NVIDIA GPUs nvidia-smi cannot read must not read as "no GPU", nor name the AMD card it skipped.
+    vendors = None if wanted is None else {d.vendor for d in drivers if d.name in wanted}
+    if vendors is None or vendors:
+        errors.extend(_undetected(ctx, gpus, attempts, vendors))
     return HostReport(host=host, gpus=tuple(gpus), drivers=tuple(attempts), errors=tuple(errors),
                       collected_at=time.time())
 
@@ -153,9 +156,10 @@ def _supplement(driver: Driver, ctx: Context, answered_by: str, gpus: list[GpuSa
     return attempt(Outcome.USED, "supplemented: " + ", ".join(said))
 
 
-def _undetected(ctx: Context, gpus: Sequence[GpuSample], attempts: Sequence[DriverAttempt]) -> list[HostError]:
-    """An error for each vendor whose display controller is on the PCI bus but whose GPUs no
-    driver reported. Detection only adds: it never stops a driver that answers."""
+def _undetected(ctx: Context, gpus: Sequence[GpuSample], attempts: Sequence[DriverAttempt],
+                vendors: set[str] | None = None) -> list[HostError]:
+    """An error for each vendor (of ``vendors``, None: any) whose display controller is on the PCI bus
+    but whose GPUs no driver reported. Detection only adds: it never stops a driver that answers."""
     from .pci import detected_vendors
 
     try:
@@ -166,12 +170,12 @@ def _undetected(ctx: Context, gpus: Sequence[GpuSample], attempts: Sequence[Driv
     reported = {g.vendor for g in gpus}
     errors = []
     for vendor in present:
-        if vendor in reported:
+        if vendor in reported or (vendors is not None and vendor not in vendors):
             continue
-        tried = [a for a in attempts if a.vendor == vendor]
+        tried = [a for a in attempts if a.vendor == vendor and a.outcome != Outcome.SKIPPED]
         why = "; ".join(f"{a.name}: {a.reason}" for a in tried if a.reason) or f"no {vendor} driver is installed"
         errors.append(HostError(ErrorKind.DRIVER, "pci",
-                                f"a {vendor} GPU is on the PCI bus but no driver reported it ({why})"))
+                                f"{a_vendor(vendor)} GPU is on the PCI bus but no driver reported it ({why})"))
     return errors
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from flockops.errors import DriverFailed, DriverUnavailable
 
+from .fields import seconds
 from .model import GpuSample
 
 # typing is slow to import and the probe never needs it: annotations are strings here.
@@ -86,7 +87,7 @@ class Context:
         try:
             stdout, stderr = _read_bounded(process, timeout)
         except TimeoutError:
-            raise DriverFailed(f"{argv[0]} did not answer within {timeout:g} s") from None
+            raise DriverFailed(f"{argv[0]} did not answer within {seconds(timeout)} s") from None
         except OverflowError:
             raise DriverFailed(f"{argv[0]} printed more than {MAX_TOOL_OUTPUT_BYTES >> 20} MiB; stopped") from None
         finally:

@@ -141,3 +141,23 @@ def printable(obj: Any) -> Any:
                 changes[f.name] = clean
         return dataclasses.replace(obj, **changes) if changes else obj
     return obj
+
+
+def seconds(value: float) -> str:
+    """A duration for a message: "5" for 4.99979 (the time left of a deadline), "0.3", "12.5"."""
+    return f"{value:.2g}" if abs(value) < 1 else f"{round(value, 1):g}"
+
+
+def count(n: int, noun: str) -> str:
+    """ "1 host", "2 hosts"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+# A vendor as a sentence names it, with its article: "an NVIDIA GPU", "an AMD GPU", "an Intel GPU".
+VENDOR_NAMES = {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel"}
+
+
+def a_vendor(vendor: str) -> str:
+    name = VENDOR_NAMES.get(vendor, vendor)
+    spoken_vowel = name in ("NVIDIA", "AMD") or name[:1].lower() in "aeiou"  # "en-vidia", "ay-em-dee"
+    return f"{'an' if spoken_vowel else 'a'} {name}"

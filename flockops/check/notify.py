@@ -27,6 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from flockops.agent.fields import seconds
+
 from .rules import Item, State
 
 if TYPE_CHECKING:
@@ -151,7 +153,7 @@ def notify(url: str, changed: Sequence[tuple[State, Item]], budget_s: float = DE
            clock: Callable[[], float] = time.monotonic) -> list[Delivery]:
     """POST one JSON message per change, all within ``budget_s``; what came of each, in order."""
     sender = _Sender(url, clock() + budget_s, clock)
-    late = f"no complete answer within the notification budget of {budget_s:g} s"
+    late = f"no complete answer within the notification budget of {seconds(budget_s)} s"
     results: dict[int, Delivery] = {}
     work: queue.Queue[int] = queue.Queue()
     for position in range(len(changed)):

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from flockops.agent.fields import seconds
 from flockops.errors import UsageError
 
 from .collection import collection
@@ -64,7 +65,8 @@ def check(args: argparse.Namespace) -> int:
         try:
             result = run(request, lambda: _collected(args))
         except DeadlineExceeded:
-            sys.stdout.write(f"FLOCKOPS UNKNOWN - the check did not finish within its {args.deadline:g} s deadline\n")
+            sys.stdout.write(f"FLOCKOPS UNKNOWN - the check did not finish within its {seconds(args.deadline)} s "
+                             "deadline\n")
             return CHECK_UNKNOWN
     for problem in result.problems:  # the outputs that failed; the verdict below stands
         warn(problem)

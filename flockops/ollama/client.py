@@ -84,7 +84,9 @@ class OllamaClient:
         except UnicodeError as exc:  # the idna codec refuses the name (a right-to-left mark)
             raise RequestFailure("connect", f"cannot resolve {self.host!r}: not a host name ({exc})") from None
         except TimeoutError:
-            raise RequestFailure("connect", f"no connection within {connect_s:g} s "
+            from flockops.agent.fields import seconds  # only on this rare path
+
+            raise RequestFailure("connect", f"no connection within {seconds(connect_s)} s "
                                  f"({self.host} port {self.port})") from None
         except OSError as exc:
             raise RequestFailure("connect", f"cannot connect to {self.host} port {self.port}: "
@@ -109,7 +111,9 @@ class OllamaClient:
             data = response.read(MAX_BODY + 1)
         except TimeoutError:
             self.close()
-            raise RequestFailure("answer", f"no answer to {method} {path} within {timeout:g} s") from None
+            from flockops.agent.fields import seconds  # only on this rare path
+
+            raise RequestFailure("answer", f"no answer to {method} {path} within {seconds(timeout)} s") from None
         except (http.client.HTTPException, OSError) as exc:
             self.close()
             detail = str(exc) or type(exc).__name__

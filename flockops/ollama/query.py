@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from flockops.agent.fields import seconds
 from flockops.agent.model import OllamaStatus
 from flockops.agent.ollama_model import OllamaReport
 
@@ -142,7 +143,7 @@ class Pending:
             report = self.results.get(position)
             if report is None:
                 report = OllamaReport(endpoint.url, OllamaStatus.ERROR,
-                                      f"no complete answer within {budget_s(self.options):g} s",
+                                      f"no complete answer within {seconds(budget_s(self.options))} s",
                                       endpoint_from=endpoint.endpoint_from)
             out.append(report)
         return out

@@ -32,17 +32,19 @@ def failed_report(target: Target, kind: ErrorKind, message: str, source: str = "
     return report
 
 
-def interpret(output: str, stderr: str, target: Target, remote_only: Sequence[Driver]) -> HostReport:
+def interpret(output: str, stderr: str, target: Target, remote_only: Sequence[Driver],
+              returncode: int | None = None) -> HostReport:
     """Turn the remote command's output into a host report (Python JSON or shell replay), its text
     made printable (a target's escape sequences must not reach the operator's terminal).
 
     ``remote_only``: third-party drivers that could not travel (not pure Python).
     """
-    report: HostReport = printable(_interpret(output, stderr, target, remote_only))
+    report: HostReport = printable(_interpret(output, stderr, target, remote_only, returncode))
     return report
 
 
-def _interpret(output: str, stderr: str, target: Target, remote_only: Sequence[Driver]) -> HostReport:
+def _interpret(output: str, stderr: str, target: Target, remote_only: Sequence[Driver],
+               returncode: int | None) -> HostReport:
     marker, _, rest = output.partition("\n")
     notes = tuple(DriverAttempt(d.name, d.vendor, Outcome.SKIPPED, "ran on the controller only: not pure Python, "
                                 "so it cannot travel with the probe", d.priority) for d in remote_only)
@@ -65,7 +67,14 @@ def _interpret(output: str, stderr: str, target: Target, remote_only: Sequence[D
         no_python = DriverAttempt("nvml", "nvidia", Outcome.UNAVAILABLE, "no python3 3.10+ on the target (shell probe)",
                                   10)
         return replace(report, address=target.address, drivers=(no_python, *report.drivers, *notes))
-    shown = (output.strip() or stderr.strip())[:200]
+    if not output.strip():  # ansible_python_interpreter=/bin/false, or an interpreter that dies at once
+        status = f" and exited with status {returncode}" if returncode else ""
+        python = f"the interpreter {target.python!r}" if target.python else "the target's python3"
+        said = stderr.strip().splitlines()[-1][:200] if stderr.strip() else ""
+        return failed_report(target, ErrorKind.PROBE_FAILED, f"the probe printed nothing{status}: is {python} a "
+                             "Python 3.10 or newer? (set ansible_python_interpreter)"
+                             + (f"; stderr: {said}" if said else ""), "probe")
+    shown = output.strip()[:200]
     return failed_report(target, ErrorKind.PROBE_FAILED, f"the probe printed something unexpected: {shown!r}", "probe")
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flockops.agent.driver import CommandResult
+from flockops.agent.fields import seconds
 from flockops.errors import ConnectionFailure, ErrorKind
 
 from .known_hosts import KnownHosts, read_known_hosts
@@ -91,7 +92,7 @@ def _tcp(hostname: str, port: int, timeout: float) -> socket.socket:
         raise ConnectionFailure(ErrorKind.UNREACHABLE, f"connection refused by {hostname} port {port}") from None
     except TimeoutError:
         raise ConnectionFailure(ErrorKind.UNREACHABLE,
-                                f"no answer from {hostname} port {port} within {timeout:g} s") from None
+                                f"no answer from {hostname} port {port} within {seconds(timeout)} s") from None
     except OSError as exc:
         what = {errno.EHOSTUNREACH: "no route to host", errno.ENETUNREACH: "network unreachable"}
         reason = what.get(exc.errno or 0, exc.strerror or str(exc))
@@ -181,7 +182,7 @@ class SshConnection:
                     # "Error reading SSH protocol banner" or "No existing session").
                     raise ConnectionFailure(
                         ErrorKind.TIMEOUT, f"{label}: accepted the connection but did not complete the SSH handshake "
-                        f"within {timeout:g} s") from None
+                        f"within {seconds(timeout)} s") from None
                 if "REVOKED" in text:
                     raise ConnectionFailure(ErrorKind.HOST_KEY, f"{hostname}:{port}: {text}") from None
                 if "not found in known_hosts" in text:
@@ -211,7 +212,7 @@ class SshConnection:
             except TimeoutError:
                 client.close()
                 raise ConnectionFailure(ErrorKind.TIMEOUT,
-                                        f"{label}: SSH handshake did not finish in {timeout:g} s") from None
+                                        f"{label}: SSH handshake did not finish in {seconds(timeout)} s") from None
             except (OSError, EOFError) as exc:
                 client.close()
                 raise ConnectionFailure(ErrorKind.UNREACHABLE, f"{label}: connection lost during the handshake "

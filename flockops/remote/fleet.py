@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 
 from flockops.agent.chain import collect_host
 from flockops.agent.driver import CommandResult, Context, Driver
+from flockops.agent.fields import seconds
 from flockops.agent.model import FleetReport, HostReport
 from flockops.errors import ConnectionFailure, ErrorKind
 
@@ -72,7 +73,7 @@ def probe_host(target: Target, options: FleetOptions, local_drivers: Sequence[Dr
                 connection.close()
     except ConnectionFailure as exc:
         return failed_report(target, exc.kind, str(exc))
-    return interpret(result.stdout, result.stderr, target, ship.local_only)
+    return interpret(result.stdout, result.stderr, target, ship.local_only, result.returncode)
 
 
 def _connection(target: Target, endpoint: SshEndpoint, options: FleetOptions) -> SshConnection:
@@ -164,7 +165,7 @@ def run_fleet(targets: Sequence[Target], options: FleetOptions, local_drivers: S
             for position, began in started.items():
                 if position not in results and now - began > options.timeout_s + GRACE_S:
                     results[position] = failed_report(targets[position], ErrorKind.TIMEOUT,
-                                                f"no result within the {options.timeout_s:g} s deadline")
+                                                f"no result within the {seconds(options.timeout_s)} s deadline")
                     # Its worker is stuck in a call nothing can interrupt (a DNS lookup): it is left
                     # behind, and a new one takes the hosts still waiting.
                     threading.Thread(target=worker, daemon=True, name="flockops-probe").start()

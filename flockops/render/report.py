@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flockops.agent.codec import fleet_to_dict
+from flockops.agent.fields import count
 from flockops.agent.model import ANSWERED, FleetReport, GpuSample, HostReport, HostStatus, Outcome
 
 from .ollama import ollama_cell, ollama_lines
@@ -148,8 +149,8 @@ def fleet_totals(fleet: FleetReport) -> str:
     states = ", ".join(f"{counts[s]} {s}" for s in HostStatus if s in counts)
     gpus = [g for h in fleet.hosts for g in h.gpus]
     reporting = [h for h in fleet.hosts if h.gpus]
-    return (f"Fleet: {len(fleet.hosts)} hosts ({states}) | GPUs: {len(gpus)} | "
-            f"VRAM used / total: {used_of_total(gpus)} over {len(reporting)} hosts with GPUs\n")
+    return (f"Fleet: {count(len(fleet.hosts), 'host')} ({states}) | GPUs: {len(gpus)} | "
+            f"VRAM used / total: {used_of_total(gpus)} over {count(len(reporting), 'host')} with GPUs\n")
 
 
 def fleet_table(fleet: FleetReport, verbose: bool = False, summary: bool = False) -> str:

@@ -96,9 +96,28 @@ def test_a_gpu_on_the_bus_that_no_driver_reads_is_an_error(tmp_path: Path, flock
     host = flockops("report", "-o", "json", env={"FLOCKOPS_SYSFS_ROOT": str(sysfs)}).json()["hosts"][0]
     (error,) = host["errors"]
     assert error["kind"] == "driver" and error["source"] == "pci"
-    assert error["message"].startswith("a nvidia GPU is on the PCI bus but no driver reported it (nvml: ")
+    assert error["message"].startswith("an NVIDIA GPU is on the PCI bus but no driver reported it (nvml: ")
     assert "nvidia-smi: nvidia-smi not found" in error["message"]
     assert host["status"] == "partial"
+
+
+def test_a_driver_asked_for_that_cannot_read_the_gpu_on_the_bus_is_no_ok(tmp_path: Path, flockops) -> None:  # type: ignore[no-untyped-def]
+    # `--driver nvidia-smi` with NVIDIA cards on the PCI bus and nvidia-smi failing said "[ok] No GPU detected".
+    sysfs = tmp_path / "sys"
+    _pci(sysfs, "0000:17:00.0", "0x10de", "0x030200")
+    _pci(sysfs, "0000:65:00.0", "0x1002", "0x030000")  # an AMD card nobody asked about: not named
+    env = {"FLOCKOPS_SYSFS_ROOT": str(sysfs), "FAKE_NVIDIA_SMI_CASE": str(DATA / "nvidia-smi" / "cases" /
+                                                                        "error-driver-not-loaded"),
+           "PATH": f"{FAKES}:/usr/bin:/bin"}
+    run = flockops("report", "-o", "json", "--driver", "nvidia-smi", env=env)
+    host = run.json()["hosts"][0]
+    (error,) = host["errors"]
+    assert error["message"].startswith("an NVIDIA GPU is on the PCI bus but no driver reported it (nvidia-smi: "
+                                       "nvidia-smi couldn't communicate with the NVIDIA driver")
+    assert "nvml" not in error["message"]  # skipped, not tried
+    assert host["status"] == "partial"
+    table = flockops("report", "--driver", "nvidia-smi", "--no-ollama", env=env)
+    assert "[partial]" in table.stdout and "[ok]" not in table.stdout
 
 
 class _Fixed(Driver):

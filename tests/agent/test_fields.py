@@ -76,3 +76,12 @@ def test_a_word_outside_its_vocabulary_does_not_fit_the_model() -> None:
     with pytest.raises(ValueError):
         host_from_dict({"host": "h", "gpus": [], "errors": [{"kind": "timout", "source": "ssh", "message": "m"}]})
     assert type_problems(HostReport("h", errors=(HostError("timeout", "ssh", "m"),))) != []  # type: ignore[arg-type]
+
+
+def test_message_words() -> None:
+    from flockops.agent.fields import a_vendor, count, seconds
+
+    # The time left of a 5 s deadline read 4.99979 s; durations are rounded for people.
+    assert [seconds(v) for v in (4.99979, 0.3, 0.25, 12.345, 30.0, 10)] == ["5", "0.3", "0.25", "12.3", "30", "10"]
+    assert [count(n, "host") for n in (0, 1, 2)] == ["0 hosts", "1 host", "2 hosts"]
+    assert [a_vendor(v) for v in ("nvidia", "amd", "intel", "moore")] == ["an NVIDIA", "an AMD", "an Intel", "a moore"]

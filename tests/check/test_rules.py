@@ -206,7 +206,7 @@ def test_what_a_partial_host_could_not_tell_is_unknown_never_ok() -> None:
     the hot one, so the check is UNKNOWN, not OK. A failed Ollama counts only when spills are checked."""
     host = HostReport("gpu-a", gpus=(gpu(),), errors=(
         HostError("driver", "amdsmi", "amdsmi: library version mismatch"),
-        HostError("driver", "pci", "a amd GPU is on the PCI bus but no driver reported it (...)"),
+        HostError("driver", "pci", "an AMD GPU is on the PCI bus but no driver reported it (...)"),
         HostError("gpu_lost", "nvml", "GPU 3: lost"),  # has its own item with the GPU
     ))
     got = states(fleet(host))
@@ -242,7 +242,7 @@ def test_nagios_text_cannot_break_the_status_line_or_the_perfdata() -> None:
 def test_two_errors_of_one_kind_and_source_get_keys_of_their_own() -> None:
     """Keys name Prometheus series and --consecutive streaks: two would collide."""
     host = HostReport("hv1", gpus=(gpu(),), errors=(
-        HostError("driver", "pci", "a amd GPU is on the PCI bus but no driver reported it"),
-        HostError("driver", "pci", "a intel GPU is on the PCI bus but no driver reported it")))
+        HostError("driver", "pci", "an AMD GPU is on the PCI bus but no driver reported it"),
+        HostError("driver", "pci", "an Intel GPU is on the PCI bus but no driver reported it")))
     keys = [i.key for i in evaluate(fleet(host), lambda h: Thresholds()) if i.state == State.UNKNOWN]
-    assert keys == ["hv1/driver/pci/a-amd-gpu", "hv1/driver/pci/a-intel-gpu"]
+    assert keys == ["hv1/driver/pci/an-amd-gpu", "hv1/driver/pci/an-intel-gpu"]

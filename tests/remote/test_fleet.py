@@ -87,6 +87,7 @@ def test_every_fault_gets_its_own_kind(tmp_path, world, sshd, fleet_env, flockop
         "nokey": host(sshd, ansible_ssh_private_key_file=str(wrong_key)),
         "unknown-key": host(sshd, ansible_host="localhost"),
         "garbage": host(sshd, ansible_python_interpreter=garbage),
+        "false": host(sshd, ansible_python_interpreter="/bin/false"),
         "hang": host(sshd, ansible_python_interpreter=hang),
         "nodns": {"ansible_host": "no-such-host.invalid"},
         "rtl": {"ansible_host": "gpu\u200f01.example"},  # a right-to-left mark pasted in: idna refuses it
@@ -103,6 +104,7 @@ def test_every_fault_gets_its_own_kind(tmp_path, world, sshd, fleet_env, flockop
         "nokey": ("failed", "auth_failed"),
         "unknown-key": ("failed", "host_key"),
         "garbage": ("failed", "probe_failed"),
+        "false": ("failed", "probe_failed"),
         "hang": ("failed", "timeout"),
         "nodns": ("unreachable", "unreachable"),
         "rtl": ("unreachable", "unreachable"),
@@ -113,6 +115,9 @@ def test_every_fault_gets_its_own_kind(tmp_path, world, sshd, fleet_env, flockop
     assert elapsed < 3 + 1 + 2.5, elapsed
     assert "unknown host key" in hosts["unknown-key"]["errors"][0]["message"]
     assert "not json" in hosts["garbage"]["errors"][0]["message"]
+    assert hosts["false"]["errors"][0]["message"].startswith(
+        "the probe printed nothing and exited with status 1: is the interpreter '/bin/false' a Python 3.10 or newer? "
+        "(set ansible_python_interpreter)")
 
 
 def test_a_host_that_never_answers_the_exec_request_times_out(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
