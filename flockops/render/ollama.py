@@ -53,8 +53,10 @@ def inference_line(verdict: InferenceVerdict) -> str:
             f"({basis}); no VRAM size is inferred")
 
 
-def ollama_lines(host: HostReport) -> list[str]:
-    """The host's Ollama part: a header, the models, device beside Ollama, and the caveat."""
+def ollama_lines(host: HostReport, verbose: bool = False, caveat: bool = True) -> list[str]:
+    """The host's Ollama part: a header, the models, device beside Ollama, and the caveat (unless the
+    caller says it once for every host). An Ollama nobody asked about that is not running (the
+    default local endpoint refused) is a line only when ``verbose``."""
     from flockops.agent.model import spilled
     from flockops.agent.ollama_model import vram_breakdown
 
@@ -62,7 +64,7 @@ def ollama_lines(host: HostReport) -> list[str]:
     if report is None:
         return []
     if report.status == OllamaStatus.NOT_RUNNING:
-        return [f"Ollama: not running (nothing listens at {report.url})"]
+        return [f"Ollama: not running (nothing listens at {report.url})"] if verbose else []
     if report.status != OllamaStatus.OK:
         return [f"Ollama at {report.url}: {report.status}"]
     version = f" {report.version}" if report.version else ""
@@ -88,7 +90,7 @@ def ollama_lines(host: HostReport) -> list[str]:
         if breakdown.ollama_exceeds_device:
             line += " (Ollama reserves more than the device shows in use; other floored at 0)"
         out.append(line)
-    if report.models or breakdown is not None:
+    if caveat and (report.models or breakdown is not None):
         out.append(f"Note: {CAVEAT}.")
     if report.inference is not None:
         out.append(inference_line(report.inference))
@@ -105,3 +107,11 @@ def ollama_cell(host: HostReport) -> str:
     text = f"{len(report.models)} loaded, {gib(report.vram_bytes)} VRAM"
     spills = len(host.warnings)
     return text + (f", {spills} spilled" if spills else "")
+
+
+def shows_caveat(host: HostReport) -> bool:
+    """Whether the host's Ollama part has figures the caveat is about."""
+    from flockops.agent.ollama_model import vram_breakdown
+
+    report = host.ollama
+    return report is not None and report.status == OllamaStatus.OK and bool(report.models or vram_breakdown(host))

@@ -9,7 +9,7 @@ from flockops.agent.codec import fleet_to_dict
 from flockops.agent.fields import count
 from flockops.agent.model import ANSWERED, FleetReport, GpuSample, HostReport, HostStatus, Outcome
 
-from .ollama import ollama_cell, ollama_lines
+from .ollama import CAVEAT, ollama_cell, ollama_lines, shows_caveat
 from .table import simple_table
 from .units import NA, gib, mib, pct, power, sum_or_none, temperature, throttle
 
@@ -82,8 +82,10 @@ def _driver_lines(host: HostReport, only_reasons: bool) -> list[str]:
     return lines
 
 
-def host_table(host: HostReport, verbose: bool = False, status: str | None = None) -> str:
-    """``status`` replaces the host's status in the title (watch: "ok, age 1.2 s", "STALE ...")."""
+def host_table(host: HostReport, verbose: bool = False, status: str | None = None, *, brief: bool = False) -> str:
+    """``status`` replaces the host's status in the title (watch: "ok, age 1.2 s", "STALE ...").
+    ``brief``: one of several hosts, whose "no GPU" is one line and whose Ollama caveat the fleet
+    says once (unless ``verbose``)."""
     from tabulate import tabulate
 
     title = host.host if host.address in (None, host.host) else f"{host.host} ({host.address})"
@@ -98,10 +100,12 @@ def host_table(host: HostReport, verbose: bool = False, status: str | None = Non
         # A failed driver may have had GPUs to report: not "no GPU".
         out.append("No GPU reported: a driver failed, so GPUs it would have listed may be missing. Each driver said:")
         out.extend(_driver_lines(host, only_reasons=True))
+    elif host.status in ANSWERED and brief and not verbose and not host.all_errors:
+        out.append("No GPU detected (-v: what each driver said).")
     elif host.status in ANSWERED:
         out.append("No GPU detected. Each driver said:")
         out.extend(_driver_lines(host, only_reasons=True))
-    out.extend(ollama_lines(host))
+    out.extend(ollama_lines(host, verbose, caveat=not brief))
     for error in host.all_errors + host.warnings:
         out.append(f"! {error.kind} ({error.source}): {error.message}")
     if verbose and host.gpus:
@@ -154,8 +158,14 @@ def fleet_totals(fleet: FleetReport) -> str:
 
 
 def fleet_table(fleet: FleetReport, verbose: bool = False, summary: bool = False) -> str:
-    body = summary_table(fleet) if summary else "\n\n".join(host_table(h, verbose) for h in fleet.hosts) + "\n"
-    if len(fleet.hosts) > 1 or summary:
+    several = len(fleet.hosts) > 1
+    if summary:
+        body = summary_table(fleet)
+    else:
+        body = "\n\n".join(host_table(h, verbose, brief=several) for h in fleet.hosts) + "\n"
+        if several and any(shows_caveat(h) for h in fleet.hosts):
+            body += f"\nNote: {CAVEAT}.\n"  # once, not once a host
+    if several or summary:
         body += "\n" + fleet_totals(fleet)
     return body
 

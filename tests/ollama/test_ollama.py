@@ -485,12 +485,14 @@ def test_local_report_with_ollama_beside_the_device(server: FakeOllama, flockops
     assert "ollama/ollama#10505" in table.stdout
 
 
-def test_local_report_says_not_running(flockops) -> None:  # type: ignore[no-untyped-def]
+def test_an_ollama_nobody_asked_about_is_said_only_with_v(flockops) -> None:  # type: ignore[no-untyped-def]
     env = {"OLLAMA_HOST": f"127.0.0.1:{free_port()}"}
     run = flockops("report", env=env)
-    assert run.returncode == 0
+    assert run.returncode == 0 and "Ollama" not in run.stdout  # a box without Ollama: no line about it
+    verbose = flockops("report", "-v", env=env)
     assert f"Ollama: not running (nothing listens at http://127.0.0.1:{env['OLLAMA_HOST'].split(':')[1]})" \
-        in run.stdout
+        in verbose.stdout
+    assert flockops("report", "-o", "json", env=env).json()["hosts"][0]["ollama"]["status"] == "not_running"
     quiet = flockops("report", "--no-ollama", "-o", "json", env=env)
     assert quiet.json()["hosts"][0]["ollama"] is None
 
@@ -510,6 +512,10 @@ def test_url_only_nodes(server: FakeOllama, flockops) -> None:  # type: ignore[n
     assert run.returncode == 2  # a node failed, as for an SSH host
     table = flockops("report", "--no-ollama", "--ollama", server.url)
     assert "No device data: known only by its Ollama URL (no SSH)." in table.stdout
+    # This machine, without GPUs, is one line beside the node asked about; the caveat is said once.
+    local = table.stdout.split("\n\n")[0].splitlines()
+    assert local == ["== localhost  [ok]", "No GPU detected (-v: what each driver said)."]
+    assert table.stdout.count("ollama/ollama#10505") == 1
 
 
 def test_infer_on_a_node_with_no_loaded_model(server: FakeOllama, flockops) -> None:  # type: ignore[no-untyped-def]
@@ -546,3 +552,11 @@ def test_inventory_ollama_url_beside_an_unreachable_ssh_host(server: FakeOllama,
     assert hosts["down"]["status"] == "partial" and hosts["down"]["ollama"]["status"] == "ok"
     assert hosts["plain"]["ollama"] is None
     assert run.returncode == 0
+
+
+def test_the_reservation_note_is_said_once_for_a_fleet() -> None:
+    model = OllamaModel("llama3.1:8b", 5 * GIB, 5 * GIB)
+    hosts = [HostReport(f"gpu{i}", gpus=(gpu(),), drivers=NVML_USED, ollama=ok(model)) for i in range(3)]
+    text = fleet_table(_fleet(*hosts))
+    assert text.count("ollama/ollama#10505") == 1 and text.count("llama3.1:8b") == 3
+    assert fleet_table(_fleet(hosts[0])).count("ollama/ollama#10505") == 1  # one host: under its own table
