@@ -12,6 +12,10 @@ from collections.abc import Sequence
 from .rules import Item, Perf, State, problems
 
 SUMMARY_ITEMS = 3
+# The first line's text (before the perfdata): what a pager or a dashboard cell shows. The worst
+# problem comes first, each cut to its start; the rest are in the lines below.
+SUMMARY_CHARACTERS = 180
+ITEM_CHARACTERS = 100
 
 
 def number(value: float | None) -> str:
@@ -43,9 +47,7 @@ def plain_text(text: str) -> str:
 def render(items: Sequence[Item], state: State) -> str:
     bad = problems(items)
     if bad:
-        summary = "; ".join(plain_text(i.text) for i in bad[:SUMMARY_ITEMS])
-        if len(bad) > SUMMARY_ITEMS:
-            summary += f" (+{len(bad) - SUMMARY_ITEMS} more)"
+        summary = _summary(bad)
     else:
         hosts = len({i.host for i in items})
         gpus = len({i.key.rpartition("/")[0] for i in items if i.gpu is not None})
@@ -72,3 +74,19 @@ def information(items: Sequence[Item]) -> list[str]:
         shown = ", ".join(where[:3]) + (", ..." if len(where) > 3 else "")
         said.append(f"{text} on {len(where)} GPU{'s' if len(where) != 1 else ''} ({shown})")
     return said
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
+def _summary(bad: Sequence[Item]) -> str:
+    """The problems, worst first, as many as fit SUMMARY_CHARACTERS (at least the worst one)."""
+    shown: list[str] = []
+    for item in bad[:SUMMARY_ITEMS]:
+        text = _cut(plain_text(item.brief or item.text), ITEM_CHARACTERS)
+        if shown and len("; ".join([*shown, text])) > SUMMARY_CHARACTERS:
+            break
+        shown.append(text)
+    more = len(bad) - len(shown)
+    return "; ".join(shown) + (f" (+{more} more)" if more else "")

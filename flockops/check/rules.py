@@ -111,6 +111,8 @@ class Item:
     held: bool = False
     # What the GPU cannot report, said as information (an OK item), not as a problem.
     info: str | None = None
+    # The text for the plugin's first line, where ``text`` is long (every driver's reason).
+    brief: str | None = None
 
 
 # The items a GPU has, for --require.
@@ -264,8 +266,10 @@ def evaluate(fleet: FleetReport, thresholds_for: Callable[[HostReport], Threshol
             continue
         if not host.gpus:
             why = "; ".join(f"{d.name}: {d.reason}" for d in host.drivers if d.reason and d.outcome != Outcome.SKIPPED)
+            tried = sum(1 for d in host.drivers if d.outcome != Outcome.SKIPPED)
             items.append(Item(host.host, f"{host.host}/host", State.UNKNOWN,
-                              f"{host.host} no GPU detected{' (' + why + ')' if why else ''}"))
+                              f"{host.host} no GPU detected{' (' + why + ')' if why else ''}",
+                              brief=f"{host.host} no GPU detected by {tried} driver{'s' if tried != 1 else ''}"))
         for name, gpu in zip(gpu_names(host), host.gpus, strict=True):
             items.extend(_gpu_items(name, gpu, t))
         items.extend(_partial_items(host, t))

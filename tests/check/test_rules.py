@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support.units import GIB
 
-from flockops.agent.model import FleetReport, GpuSample, HostError, HostReport
+from flockops.agent.model import DriverAttempt, FleetReport, GpuSample, HostError, HostReport
 from flockops.check.nagios import number, perfdatum, render
 from flockops.check.rules import State, Thresholds, evaluate, overall, thresholds_from_vars
 from flockops.check.run import run_lock
@@ -246,3 +246,19 @@ def test_two_errors_of_one_kind_and_source_get_keys_of_their_own() -> None:
         HostError("driver", "pci", "an Intel GPU is on the PCI bus but no driver reported it")))
     keys = [i.key for i in evaluate(fleet(host), lambda h: Thresholds()) if i.state == State.UNKNOWN]
     assert keys == ["hv1/driver/pci/an-amd-gpu", "hv1/driver/pci/an-intel-gpu"]
+
+
+def test_the_first_line_is_short_and_starts_with_the_worst() -> None:
+    hint = "unknown host key; add it with ssh-keyscan -H node >> ~/.ssh/known_hosts after checking its fingerprint " * 3
+    hosts = [HostReport(f"node{i}", errors=(HostError("host_key", "ssh", hint),)) for i in range(5)]
+    hot = HostReport("gpu9", gpus=(gpu(temperature_c=95.0),))
+    items = evaluate(fleet(*hosts, hot), lambda h: Thresholds())
+    first = render(items, overall(items)).splitlines()[0].split(" | ")[0]
+    assert len(first) < 200, first
+    assert first.startswith("FLOCKOPS CRITICAL - gpu9 GPU0 95 °C >= critical 87 °C") and first.endswith("more)")
+    none = HostReport("cpu1", drivers=tuple(DriverAttempt(f"d{i}", "nvidia", "unavailable", "x" * 150, i)
+                                            for i in range(7)))
+    items = evaluate(fleet(none), lambda h: Thresholds())
+    lines = render(items, overall(items)).splitlines()
+    assert lines[0] == "FLOCKOPS UNKNOWN - cpu1 no GPU detected by 7 drivers"
+    assert lines[1].startswith("UNKNOWN: cpu1 no GPU detected (d0: xxx")  # every reason, below
