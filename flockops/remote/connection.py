@@ -24,7 +24,7 @@ from flockops.agent.fields import seconds
 from flockops.errors import ConnectionFailure, ErrorKind
 
 from .known_hosts import KnownHosts, read_known_hosts
-from .settings import SshEndpoint, SshOptions
+from .settings import Hop, SshEndpoint, SshOptions
 from .streams import MAX_OUTPUT_BYTES, OutputTooLarge, Sender, read_streams
 
 if TYPE_CHECKING:
@@ -223,12 +223,14 @@ class SshConnection:
     def open(self, deadline: float) -> None:
         e = self.endpoint
         through: Callable[[], Any] | None = None  # opens the way to the next host; None: TCP from here
-        path = [*e.jumps, (e.user, e.hostname, e.port)]
-        for (user, host, port), (_, to_host, to_port) in itertools.pairwise(path):
+        path = [*e.jumps, Hop(e.user, e.hostname, e.port)]
+        for hop, onward in itertools.pairwise(path):
             # A hop's own key is always checked: host_key_checking=false is the target's setting,
-            # as with OpenSSH, where it does not reach the -J hops.
-            client = self._connect_one(host, port, user, through, deadline, e.key_files, None, checking=True, hop=True)
-            through = self._onward(client, host, to_host, to_port, deadline)
+            # as with OpenSSH, where it does not reach the -J hops. Its identity is its own
+            # IdentityFile, else the target's key files as before, else the default keys and agent.
+            client = self._connect_one(hop.hostname, hop.port, hop.user, through, deadline,
+                                       hop.key_files or e.key_files, None, checking=True, hop=True)
+            through = self._onward(client, hop.hostname, onward.hostname, onward.port, deadline)
         self._connect_one(e.hostname, e.port, e.user, through, deadline, e.key_files, e.password,
                           checking=self.host_key_checking, vaulted=e.password_vaulted)
 

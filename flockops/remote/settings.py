@@ -202,6 +202,17 @@ class SshOptions:
     warn: Callable[[str], None] = lambda message: logging.getLogger("flockops").warning("%s", message)
 
 
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One -J hop, as ssh would reach it: its own HostName, User, Port and IdentityFile from
+    ~/.ssh/config (ssh connects to a jump host with the jump host's settings, not the target's)."""
+
+    user: str
+    hostname: str
+    port: int
+    key_files: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class SshEndpoint:
     """Where and as whom to connect, after inventory vars and ~/.ssh/config are merged."""
@@ -213,8 +224,8 @@ class SshEndpoint:
     key_files: tuple[str, ...] = ()
     password: str | None = field(default=None, repr=False)
     password_vaulted: bool = False
-    # The -J hops in order, each (user, host, port), resolved through ~/.ssh/config like the target.
-    jumps: tuple[tuple[str, str, int], ...] = ()
+    # The -J hops in order, resolved through ~/.ssh/config like the target.
+    jumps: tuple[Hop, ...] = ()
 
     @property
     def label(self) -> str:
@@ -240,9 +251,7 @@ def resolve(target: Target, options: SshOptions) -> SshEndpoint:
     if target.key_file and not os.path.isfile(target.key_file):
         raise ConnectionFailure(ErrorKind.AUTH_FAILED, f"{target.name}: the private key file {target.key_file} "
                                 "(ansible_ssh_private_key_file) does not exist")
-    # An IdentityFile that is not there is skipped, as ssh skips it.
-    keys = (target.key_file,) if target.key_file else tuple(
-        path for path in (os.path.expanduser(k) for k in found.get("identityfile", ())) if os.path.isfile(path))
+    keys = (target.key_file,) if target.key_file else _identity_files(found)
     try:
         port = target.port if target.port is not None else int(found.get("port", 22))
     except ValueError:
@@ -268,10 +277,16 @@ def resolve(target: Target, options: SshOptions) -> SshEndpoint:
     )
 
 
-def _parse_hop(hop: str, spec: str, config: paramiko.SSHConfig | None) -> tuple[str, str, int]:
-    """One hop of a ProxyJump list: "[user@]host[:port]" (or "[v6::addr]:port") -> (user, host, port).
-    The host may be an alias of ~/.ssh/config, whose HostName, User and Port apply; the user defaults
-    as ssh's does (the config's, else the local user), never to the target's."""
+def _identity_files(found: Mapping[str, Any]) -> tuple[str, ...]:
+    # An IdentityFile that is not there is skipped, as ssh skips it.
+    paths = (os.path.expanduser(k) for k in found.get("identityfile", ()))
+    return tuple(path for path in paths if os.path.isfile(path))
+
+
+def _parse_hop(hop: str, spec: str, config: paramiko.SSHConfig | None) -> Hop:
+    """One hop of a ProxyJump list: "[user@]host[:port]" (or "[v6::addr]:port"). The host may be an
+    alias of ~/.ssh/config, whose HostName, User, Port and IdentityFile apply; the user defaults as
+    ssh's does (the config's, else the local user), never to the target's."""
     user, _, rest = hop.strip().rpartition("@")
     if rest.startswith("["):
         host, _, after = rest[1:].partition("]")
@@ -283,7 +298,8 @@ def _parse_hop(hop: str, spec: str, config: paramiko.SSHConfig | None) -> tuple[
     if not host or not port_text.isdigit():
         raise ConnectionFailure(ErrorKind.UNREACHABLE, f"ProxyJump {spec!r}: {hop.strip()!r} is not [user@]host[:port]")
     port = int(port_text)
-    return (user or str(found.get("user") or getpass.getuser()), str(found.get("hostname", host)), port)
+    return Hop(user or str(found.get("user") or getpass.getuser()), str(found.get("hostname", host)), port,
+               _identity_files(found))
 
 
 # Ansible's connection plugins that are SSH underneath (smart picks ssh or paramiko).

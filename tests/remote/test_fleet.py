@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from support.fleet import fleet_gpu, host, run_fleet, write_inventory
 from support.paths import DATA
-from support.sshd import free_port, keygen
+from support.sshd import free_port, keygen, start_sshd
 from support.stuck_ssh import StuckSshServer, known_hosts_with
 from support.units import GIB
 
@@ -179,6 +179,28 @@ def test_proxy_jump(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type
                        ansible_ssh_common_args=f"-o ProxyJump={jump}")})
     _, hosts = run_fleet(flockops, inventory, fleet_env)
     assert hosts["behind"]["status"] == "ok", hosts["behind"]["errors"]
+
+
+def test_the_jump_host_logs_in_with_its_own_ssh_config_entry(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
+    """`ssh -J viajump target` uses viajump's own HostName, Port, User and IdentityFile. The jump here
+    is a second sshd that accepts only its own key, which the target refuses: the target's key alone
+    (what flockops offered every hop before) is turned away at the jump."""
+    jump = start_sshd(world.root / "jump-sshd")  # readable by the test user, who reads authorized_keys
+    try:
+        home = Path(fleet_env["HOME"])
+        known = home / ".ssh" / "known_hosts"
+        known.write_text(known.read_text() + jump.known_hosts_line())
+        (home / ".ssh" / "config").write_text(
+            f"Host viajump\n  HostName 127.0.0.1\n  Port {jump.port}\n  User {jump.user}\n"
+            f"  IdentityFile {jump.client_key}\n")
+        inventory = write_inventory(tmp_path / "inv.yml", {
+            "behind": host(sshd, ansible_python_interpreter=world.python("jc", [fleet_gpu()]),
+                           ansible_ssh_common_args="-J viajump")})
+        _, hosts = run_fleet(flockops, inventory, fleet_env)
+    finally:
+        jump.stop()
+    assert hosts["behind"]["status"] == "ok", hosts["behind"]["errors"]
+    assert hosts["behind"]["gpus"][0]["name"] == "NVIDIA H100 80GB HBM3"
 
 
 def test_two_hops_and_a_stale_key_listed_before_the_real_one(tmp_path, world, sshd, fleet_env, flockops) -> None:  # type: ignore[no-untyped-def]
