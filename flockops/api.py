@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from flockops.agent.driver import Driver
     from flockops.inventory.model import Inventory
-    from flockops.remote.fleet import FleetOptions
+    from flockops.remote.fleet import FleetOptions, Progress
     from flockops.remote.pool import ConnectionPool
     from flockops.remote.settings import Target
 
@@ -127,11 +127,13 @@ def prepare(inventory: Sources | Inventory | None = None, limit: str | None = No
             ollama_urls: Iterable[str] = (), *, local_ollama: bool = True,
             drivers: Iterable[str] | None = None, timeout_s: float = 30.0, forks: int = 10,
             known_hosts: Iterable[str | os.PathLike[str]] = (), ollama_options: OllamaOptions | None = None,
-            warn: Callable[[str], None] | None = None, pool: ConnectionPool | None = None) -> Collection:
+            warn: Callable[[str], None] | None = None, pool: ConnectionPool | None = None,
+            progress: Callable[[Progress], None] | None = None) -> Collection:
     """Resolve what a report asks before anything is contacted. Raises UsageError or InventoryError for
     what a person can fix: an unknown driver name, an inventory that cannot be read, a limit that
     selects no host, ``-l`` without an inventory, an Ollama URL that is not one. Warnings (a plugin
-    skipped, an inventory oddity, a limit pattern that matches nothing) go to ``warn``."""
+    skipped, an inventory oddity, a limit pattern that matches nothing) go to ``warn``; ``progress`` is
+    told how a fleet run stands a few times a second."""
     from flockops.plugins.manager import get_plugin_manager, load_drivers
 
     say = warn or (lambda message: None)
@@ -169,7 +171,8 @@ def prepare(inventory: Sources | Inventory | None = None, limit: str | None = No
     ssh = SshOptions(connect_timeout_s=min(10.0, timeout_s), known_hosts_files=tuple(Path(p) for p in known_hosts))
     if warn is not None:
         ssh = replace(ssh, warn=warn)
-    fleet_options = FleetOptions(forks=forks, timeout_s=timeout_s, selected_drivers=selected, ssh=ssh, pool=pool)
+    fleet_options = FleetOptions(forks=forks, timeout_s=timeout_s, selected_drivers=selected, ssh=ssh, pool=pool,
+                                 progress=progress)
     targets = tuple(target_for(h) for h in hosts)
     return Collection(registry.drivers, selected, loaded, targets, fleet_options, urls, False, options)
 

@@ -75,5 +75,5 @@ def check(args: argparse.Namespace) -> int:
 
 
 def _collected(args: argparse.Namespace) -> tuple[FleetReport, Mapping[str, Mapping[str, Any]]]:
-    chosen = collection(args)
+    chosen = collection(args, progress=True)  # by hand on a terminal; from cron, stderr is no TTY
     return chosen.collect(), chosen.host_vars

@@ -14,12 +14,19 @@ if TYPE_CHECKING:
     from flockops.remote.pool import ConnectionPool
 
 
-def collection(args: argparse.Namespace, pool: ConnectionPool | None = None) -> api.Collection:
-    """This machine (no -i) or the inventory's hosts, with Ollama asked beside them."""
+def collection(args: argparse.Namespace, pool: ConnectionPool | None = None, *,
+               progress: bool = False) -> api.Collection:
+    """This machine (no -i) or the inventory's hosts, with Ollama asked beside them. ``progress``: a
+    fleet run draws its progress line on stderr, when that is a terminal and -q was not given."""
+    import sys
+
+    from .progress import progress_for
+
+    line = progress_for(sys.stderr, getattr(args, "quiet", False)) if progress and args.inventory else None
     return api.prepare(args.inventory, args.limit, args.ollama, local_ollama=not args.no_ollama,
                        drivers=getattr(args, "driver", None), timeout_s=float(args.timeout),
                        forks=int(args.forks), known_hosts=args.known_hosts, ollama_options=ollama_options(args),
-                       warn=warn, pool=pool)
+                       warn=warn, pool=pool, progress=line)
 
 
 def ollama_options(args: argparse.Namespace) -> OllamaOptions:

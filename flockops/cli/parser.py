@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--driver", action="append", metavar="NAME",
                         help="use only this driver (repeatable); see `flockops drivers`")
     report.add_argument("-v", "--verbose", action="store_true", help="list every driver attempt")
+    report.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress line on stderr (shown on a terminal while a fleet run takes over 1 s)")
     _fleet_arguments(report)
     _ollama_arguments(report, infer=True)
     report.add_argument("--summary", action="store_true", help="one line per host instead of a section per host")

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def report(args: argparse.Namespace) -> int:
     history = open_history(args)  # --record: a bad --db fails before any host is asked
-    fleet = collection(args).collect()
+    fleet = collection(args, progress=True).collect()
     if args.output == "json":
         from flockops.render.report import to_json
 
@@ -68,7 +68,7 @@ def fit(args: argparse.Namespace) -> int:
         margin = None if args.margin is None else parse_margin(args.margin, size or 0)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    fleet = collection(args).collect()
+    fleet = collection(args, progress=True).collect()
     model = None
     if size is None:
         model, size = _model_size(args.size, fleet, ollama_options(args))

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from flockops.agent.chain import collect_host
 from flockops.agent.driver import CommandResult, Context, Driver
 from flockops.agent.fields import seconds
-from flockops.agent.model import FleetReport, HostReport
+from flockops.agent.model import ANSWERED, FleetReport, HostReport
 from flockops.errors import ConnectionFailure, ErrorKind
 
 from .answer import failed_report, interpret
@@ -44,6 +44,24 @@ class FleetOptions:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)  # may hold tokens
     # watch: connections kept open between runs; None opens and closes one per host.
     pool: ConnectionPool | None = None
+    # Told how the run stands a few times a second (the CLI's progress line); its failure is ignored.
+    progress: Callable[[Progress], None] | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How a fleet run stands: what the progress line on a terminal says."""
+
+    total: int
+    done: int
+    failed: int  # of the done: any status but ok and partial
+    running: tuple[tuple[str, float], ...]  # (host, seconds it has taken so far), slowest first
+    elapsed_s: float
+    finished: bool = False
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.done
 
 
 def probe_host(target: Target, options: FleetOptions, local_drivers: Sequence[Driver]) -> HostReport:
@@ -159,8 +177,22 @@ def run_fleet(targets: Sequence[Target], options: FleetOptions, local_drivers: S
     for _ in range(max(1, min(options.forks, len(targets)))):
         threading.Thread(target=worker, daemon=True, name="flockops-probe").start()
 
+    began_run = clock()
+
+    def tell(finished: bool = False) -> None:
+        # Under the lock: a snapshot of results and started. A broken progress line is no reason to fail.
+        if options.progress is None:
+            return
+        now = clock()
+        running = sorted(((targets[p].name, now - t) for p, t in started.items() if p not in results),
+                         key=lambda pair: -pair[1])
+        failed = sum(1 for r in results.values() if r.status not in ANSWERED)
+        with contextlib.suppress(Exception):
+            options.progress(Progress(len(targets), len(results), failed, tuple(running), now - began_run, finished))
+
     with lock:
         while len(results) < len(targets):
+            tell()
             now = clock()
             for position, began in started.items():
                 if position not in results and now - began > options.timeout_s + GRACE_S:
@@ -170,5 +202,6 @@ def run_fleet(targets: Sequence[Target], options: FleetOptions, local_drivers: S
                     # behind, and a new one takes the hosts still waiting.
                     threading.Thread(target=worker, daemon=True, name="flockops-probe").start()
             lock.wait(timeout=0.2)
+        tell(finished=True)
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return FleetReport(hosts=tuple(results[i] for i in range(len(targets))), generated_at=generated)
