@@ -93,15 +93,17 @@ def figure(series: Sequence[GpuSeries], since: float, until: float, max_gap_s: f
     from flockops.check.rules import Thresholds
 
     rows = max(1, len(series))
-    fig = Figure(figsize=(13, 0.9 + 2.5 * rows), layout="constrained")
+    fig = Figure(figsize=(13, 1.3 + row_height_in(rows) * rows), layout="constrained")
     axes = fig.subplots(rows, 2, sharex=True, squeeze=False)
-    start, end = datetime.fromtimestamp(since), datetime.fromtimestamp(until)
+    first, last = data_span(series, since, until)
+    start, end = datetime.fromtimestamp(first), datetime.fromtimestamp(last)
     fig.suptitle(f"flockops history, {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}", fontsize=13,
                  fontweight="bold")
     if not series:
         for ax in axes[0]:
             ax.text(0.5, 0.5, "no samples in this period", ha="center", va="center", transform=ax.transAxes)
     thresholds = Thresholds()
+    any_spill = False
     for row, s in enumerate(series):
         vram, temp = axes[row]
         times = [r.ts for r in s.rows]
@@ -128,14 +130,10 @@ def figure(series: Sequence[GpuSeries], since: float, until: float, max_gap_s: f
         for a, b in spilled:
             for ax in (vram, temp):
                 ax.axvspan(datetime.fromtimestamp(a), datetime.fromtimestamp(b), color=SPILL, alpha=0.15, linewidth=0)
-        handles: list[Any] = list(vram.get_lines()) if row == 0 else []
-        if spilled:
-            from matplotlib.patches import Patch
-
-            spill_label = f"Ollama model spilled to CPU ({duration(sum(b - a for a, b in spilled))})"
-            handles.append(Patch(color=SPILL, alpha=0.3, label=spill_label))
-        if handles:
-            vram.legend(handles=handles, loc="lower left", fontsize=8, framealpha=0.9, ncols=len(handles))
+        # Said in the temperature panel's title, whose left title is short: a legend inside the axes
+        # would cover the data.
+        spill_text = f"model spilled to CPU {duration(sum(b - a for a, b in spilled))}" if spilled else ""
+        any_spill = any_spill or bool(spilled)
 
         _, temps = _with_gaps(times, [r.temperature_c for r in s.rows], max_gap_s)
         _, slowdown = _with_gaps(times, [r.temperature_slowdown_c for r in s.rows], max_gap_s)
@@ -154,23 +152,53 @@ def figure(series: Sequence[GpuSeries], since: float, until: float, max_gap_s: f
         temp.set_ylim(low - 5, high + 4)
         temp.set_ylabel("temperature, °C")
         temp.set_title(f"{s.host}  ·  GPU {s.gpu_index}", loc="left", fontsize=11, fontweight="bold")
+        said = [spill_text] if spill_text else []
+        hot_s = 0.0
         if known_temps:
             hot_s = sum(h for r, h in zip(s.rows, held(times, max_gap_s), strict=True)
                         if r.temperature_c is not None and r.temperature_c >= thresholds.temperature_limits(r.gpu())[0])
             above = f"  ·  {duration(hot_s)} above warning" if hot_s else ""
-            temp.set_title(f"max {max(known_temps):.0f} °C{above}", loc="right", fontsize=9,
-                           color=TEMP if hot_s else TOTAL)
+            said.insert(0, f"max {max(known_temps):.0f} °C{above}")
+        if said:
+            temp.set_title("  ·  ".join(said), loc="right", fontsize=9,
+                           color=TEMP if hot_s else SPILL if spill_text else TOTAL)
         for ax in (vram, temp):
             ax.grid(True, color="#dddddd", linewidth=0.6)
             ax.set_axisbelow(True)
-        if row == 0:
-            temp.legend(loc="lower left", fontsize=8, framealpha=0.9, ncols=3)
+    if series:
+        _legend(fig, axes, any_spill)
     locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
     for ax in axes[-1]:
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     axes[0][0].set_xlim(start, end)
     return fig
+
+
+def row_height_in(rows: int) -> float:
+    """Inches per GPU row: 2.5 for a few GPUs, down to 1.5 for many (an 8-GPU host was 2090 px tall)."""
+    return max(1.5, 2.5 - 0.15 * (rows - 1))
+
+
+def data_span(series: Sequence[GpuSeries], since: float, until: float) -> tuple[float, float]:
+    """The time axis: from the first sample to the last within [since, until], padded a little; the
+    whole window when there is none. A day's window over an hour of history was a sliver at its edge."""
+    times = [r.ts for s in series for r in s.rows if since <= r.ts <= until]
+    if not times:
+        return since, until
+    first, last = min(times), max(times)
+    pad = max((last - first) * 0.02, 60.0)
+    return max(since, first - pad), min(until, last + pad)
+
+
+def _legend(fig: Figure, axes: Any, spill: bool) -> None:
+    """One legend for every row, below them, outside the data."""
+    handles: list[Any] = [*axes[0][0].get_lines(), *axes[0][1].get_lines()]
+    if spill:
+        from matplotlib.patches import Patch
+
+        handles.append(Patch(color=SPILL, alpha=0.3, label="Ollama model spilled to CPU"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=9, frameon=False)
 
 
 def _shown(series: Sequence[GpuSeries]) -> tuple[Sequence[GpuSeries], list[str]]:

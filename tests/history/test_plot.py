@@ -45,7 +45,7 @@ def test_png_svg_and_html(tmp_path: Path, day_db: Path, flockops) -> None:  # ty
     text = svg.read_text()
     assert text.lstrip().startswith("<?xml") and "<svg" in text
     assert "gpu-b" in text and "NVIDIA GeForce RTX 4090" in text and "gpu-a" not in text
-    assert "Ollama model spilled to CPU (2 h 00 min)" in text
+    assert "model spilled to CPU 2 h 00 min" in text
     html = page.read_text()
     assert html.startswith("<!DOCTYPE html>") and html.count("<svg") == 1 and "<?xml" not in html
     assert "gpu-a" in html and "gpu-b" in html and "Above warning" in html
@@ -85,3 +85,48 @@ def test_missing_matplotlib_from_the_command_line(tmp_path: Path, day_db: Path, 
     assert done.returncode == 1
     assert done.stderr.strip() == "flockops: error: plots need matplotlib: pip install 'flockops[plot]'"
     assert not (tmp_path / "x.png").exists()
+
+
+def _fresh_host(db: Path, gpus: int, minutes: int, now: float):  # type: ignore[no-untyped-def]
+    """A host recorded every 5 minutes for the last ``minutes`` only: a fresh history, as on a new
+    install; its series, read back from the store."""
+    from flockops.agent.model import FleetReport, GpuSample, HostReport
+    from flockops.history.store import History
+
+    with History(db) as history:
+        for k in range(minutes // 5 + 1):
+            ts = now - minutes * 60 + k * 300
+            samples = tuple(GpuSample(vendor="nvidia", index=i, source="nvml", name="NVIDIA H100 80GB HBM3",
+                                      uuid=f"GPU-{i}", memory_total_bytes=80 << 30, memory_used_bytes=(10 + i) << 30,
+                                      temperature_c=50.0 + i, temperature_slowdown_c=87.0) for i in range(gpus))
+            history.record(FleetReport(hosts=(HostReport("gpu-big", gpus=samples, collected_at=ts),),
+                                       generated_at=""), now=ts, retention_s=None)
+        return history.gpu_series(now - 86400, now)
+
+
+@needs_matplotlib
+def test_the_time_axis_spans_the_data_not_the_window(tmp_path: Path) -> None:
+    import matplotlib.dates as mdates
+
+    from flockops.history.plot import figure
+
+    now = 1_750_000_000.0
+    # --since 24h over an hour of data
+    fig = figure(_fresh_host(tmp_path / "h.sqlite", 1, 60, now), since=now - 86400, until=now)
+    left, right = (mdates.num2date(x).timestamp() for x in fig.axes[0].get_xlim())
+    assert now - 3600 - 120 <= left <= now - 3600 and now <= right <= now + 1
+    assert right - left < 2 * 3600  # not a sliver at the edge of a day
+
+
+@needs_matplotlib
+def test_eight_gpus_fit_with_the_legend_outside_the_data(tmp_path: Path) -> None:
+    from flockops.history.plot import figure, write_plot
+
+    now = 1_750_000_000.0
+    series = _fresh_host(tmp_path / "h.sqlite", 8, 60, now)
+    fig = figure(series, since=now - 86400, until=now)
+    assert len(fig.legends) == 1 and not any(ax.get_legend() for ax in fig.axes)  # one, below every row
+    out = tmp_path / "eight.png"
+    write_plot(out, series, now - 86400, now)
+    width, height = png_size(out)
+    assert width == 1300 and height <= 1400, (width, height)  # was 1300x2090, the legend over GPU 0's data

@@ -4,7 +4,7 @@ Two hosts sampled every 5 minutes (as cron with ``report --record`` would): ``gp
 H100s, one whose VRAM creeps up overnight and that runs hot for an hour; ``gpu-b`` has an RTX
 4090, an Ollama that spills a model to CPU for two hours, and a two-hour outage.
 
-Run ``python tests/support/history_data.py DB`` to write such a database ending now.
+Run ``PYTHONPATH=tests python -m support.history_data DB`` to write such a database ending now.
 """
 
 from __future__ import annotations
