@@ -44,6 +44,8 @@ class Context:
     sysfs_root: str = "/sys"
     proc_root: str = "/proc"
     command_timeout_s: float = 10.0
+    # Where the host's own files are (the container runtimes' and the kubelet's, under /var).
+    host_root: str = "/"
 
     @classmethod
     def local(cls) -> Context:
@@ -54,7 +56,10 @@ class Context:
             timeout = 10.0
         if not 0 < timeout < 86400:  # nan, inf, 0 or less: the default, as for a value that is no number
             timeout = 10.0
-        return cls(env=env, sysfs_root=env.get("FLOCKOPS_SYSFS_ROOT", "/sys"), command_timeout_s=timeout)
+        # Both roots can point at a recorded tree (tests, the benchmarks), as the kernel's own do not.
+        return cls(env=env, sysfs_root=env.get("FLOCKOPS_SYSFS_ROOT", "/sys"),
+                   proc_root=env.get("FLOCKOPS_PROC_ROOT", "/proc"), command_timeout_s=timeout,
+                   host_root=env.get("FLOCKOPS_HOST_ROOT", "/"))
 
     def which(self, tool: str) -> str | None:
         """The tool's path on PATH or in the usual vendor directories, else None."""
@@ -125,6 +130,54 @@ class Context:
     def process_name(self, pid: int) -> str | None:
         """A process's name where /proc shows it (another container's pids are not visible)."""
         return self.read_text(os.path.join(self.proc_root, str(pid), "comm"))
+
+    # --- /proc and the container runtimes' files, where a reason matters as much as the data ---
+    def read_or_why(self, path: str, size: int = 1 << 16) -> tuple[bytes | None, str | None]:
+        """(the first ``size`` bytes of ``path``, None), or (None, why not: "permission denied")."""
+        try:
+            with open(path, "rb") as handle:
+                return handle.read(size), None
+        except OSError as exc:
+            return None, _why(exc)
+
+    def link_or_why(self, path: str) -> tuple[str | None, str | None]:
+        """(where the symbolic link ``path`` points, None), or (None, why not)."""
+        try:
+            return os.readlink(path), None
+        except OSError as exc:
+            return None, _why(exc)
+
+    def list_or_why(self, path: str) -> tuple[list[str] | None, str | None]:
+        """(the names in the directory ``path``, unsorted, None), or (None, why not)."""
+        try:
+            return os.listdir(path), None
+        except OSError as exc:
+            return None, _why(exc)
+
+    def owner_uid(self, path: str) -> int | None:
+        """The user id owning ``path`` (a /proc/PID directory: the process's user), or None."""
+        try:
+            return os.stat(path).st_uid
+        except OSError:
+            return None
+
+    def user_name(self, uid: int) -> str | None:
+        """The name of user ``uid`` in this host's passwd database, or None when it has none."""
+        import pwd
+
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except (KeyError, OverflowError):
+            return None
+
+
+def _why(exc: OSError) -> str:
+    """An OSError as the few words a report shows: "permission denied", "no such file"."""
+    import errno
+
+    words = {errno.EACCES: "permission denied", errno.EPERM: "permission denied", errno.ENOENT: "no such file",
+             errno.ESRCH: "the process ended"}
+    return words.get(exc.errno or 0, (exc.strerror or str(exc)).lower())
 
 
 # A tool's answer is kilobytes per GPU; more is a tool gone wrong, and must not fill the memory.

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from flockops.agent.driver import CommandResult, Context, Driver
 from flockops.errors import DriverFailed, ParseError
 
+NOT_RECORDED = "not recorded by the shell probe (no python3 3.10+ on the target)"
+
 
 @dataclass(frozen=True)
 class RecordedContext(Context):
@@ -54,6 +56,23 @@ class RecordedContext(Context):
         return os.path.basename(self.links.get(path, path))
 
     def process_name(self, pid: int) -> str | None:
+        return None
+
+    # The shell probe records no /proc: the holders it lists stay unattributed, said so, and the
+    # controller's own /proc (other processes, other pids) is never read in their place.
+    def read_or_why(self, path: str, size: int = 1 << 16) -> tuple[bytes | None, str | None]:
+        return None, NOT_RECORDED
+
+    def link_or_why(self, path: str) -> tuple[str | None, str | None]:
+        return None, NOT_RECORDED
+
+    def list_or_why(self, path: str) -> tuple[list[str] | None, str | None]:
+        return None, NOT_RECORDED
+
+    def owner_uid(self, path: str) -> int | None:
+        return None
+
+    def user_name(self, uid: int) -> str | None:
         return None
 
     @property
