@@ -28,6 +28,9 @@ class ErrorKind(Vocabulary):
     OLLAMA_UNREACHABLE = "ollama_unreachable"
     OLLAMA_ERROR = "ollama_error"
     OLLAMA_SPILL = "ollama_spill"  # a warning, not an error: a model on CPU on a GPU node
+    ENGINE_UNREACHABLE = "engine_unreachable"  # an inference engine listed in the inventory
+    ENGINE_ERROR = "engine_error"
+    MODEL_ON_CPU = "model_on_cpu"  # a warning: an engine (not Ollama) says its model runs on CPU
 
 
 class FlockopsError(Exception):

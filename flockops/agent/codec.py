@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from .model import (
-    OLLAMA_ERROR_KINDS,
+    DERIVED_ERROR_KINDS,
     VOCABULARIES,
     DriverAttempt,
     FleetReport,
@@ -20,6 +20,7 @@ from .model import (
     GpuSample,
     HostError,
     HostReport,
+    ListenSocket,
     MigDevice,
     TemperatureReading,
     spilled,
@@ -64,6 +65,8 @@ def host_to_dict(host: HostReport) -> dict[str, Any]:
     out["warnings"] = [plain(w) for w in host.warnings]
     out["ollama"] = None
     out["vram_breakdown"] = None
+    # What the engines said (asked by the controller; a probe's answer has none).
+    out["engines"] = None if host.engines is None else [plain(e) for e in host.engines]
     if host.ollama is not None:
         from .ollama_model import vram_breakdown
 
@@ -92,7 +95,7 @@ def build_dataclass(cls: Any, data: Mapping[str, Any], nested: Mapping[str, Any]
         if key not in types:
             continue  # newer producer, older reader: ignore what we do not know
         if key in nested and value is not None:
-            value = tuple(build_dataclass(nested[key], v, {}) for v in value)
+            value = tuple(build_dataclass(nested[key], v, NESTED.get(nested[key], {})) for v in value)
         elif isinstance(value, list):
             value = tuple(value)
         elif types[key] in VOCABULARIES and isinstance(value, str):
@@ -101,9 +104,15 @@ def build_dataclass(cls: Any, data: Mapping[str, Any], nested: Mapping[str, Any]
     return cls(**kwargs)
 
 
+# The fields of a class that hold tuples of another model class, by class.
+NESTED: Mapping[Any, Mapping[str, Any]] = {
+    GpuSample: {"processes": GpuProcess, "mig_devices": MigDevice, "temperatures": TemperatureReading},
+    GpuProcess: {"listening": ListenSocket},
+}
+
+
 def gpu_from_dict(data: Mapping[str, Any]) -> GpuSample:
-    gpu: GpuSample = build_dataclass(GpuSample, data, {"processes": GpuProcess, "mig_devices": MigDevice,
-                                                       "temperatures": TemperatureReading})
+    gpu: GpuSample = build_dataclass(GpuSample, data, NESTED[GpuSample])
     return gpu
 
 
@@ -112,6 +121,11 @@ def host_from_dict(data: Mapping[str, Any]) -> HostReport:
     ollama = None
     if data.get("ollama") is not None:
         ollama = ollama_from_dict(data["ollama"], data.get("inference"))
+    engines = None
+    if data.get("engines") is not None:
+        from .engine_model import EngineReport
+
+        engines = tuple(build_dataclass(EngineReport, e, {}) for e in data["engines"])
     return HostReport(
         host=str(data["host"]),
         address=data.get("address"),
@@ -119,8 +133,9 @@ def host_from_dict(data: Mapping[str, Any]) -> HostReport:
         drivers=tuple(build_dataclass(DriverAttempt, d, {}) for d in data.get("drivers", ())),
         # Errors derived from the Ollama part are rebuilt from it, not stored.
         errors=tuple(build_dataclass(HostError, e, {}) for e in data.get("errors", ())
-                     if e.get("kind") not in OLLAMA_ERROR_KINDS),
+                     if e.get("kind") not in DERIVED_ERROR_KINDS),
         ollama=ollama,
+        engines=engines,
     )
 
 

@@ -17,6 +17,7 @@ from flockops.errors import ErrorKind, Vocabulary
 # typing is slow to import, and the probe never needs it: annotations are strings here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from .engine_model import EngineReport
     from .ollama_model import OllamaModel, OllamaReport
 
 
@@ -56,16 +57,39 @@ class Placement(Vocabulary):
     UNKNOWN = "unknown"
 
 
+class Engine(Vocabulary):
+    """An inference engine holding GPU memory, as its command line names it (``GpuProcess.engine``)."""
+
+    VLLM = "vllm"
+    SGLANG = "sglang"
+    LLAMA_CPP = "llama.cpp"
+    TGI = "tgi"  # Hugging Face text-generation-inference
+    OLLAMA = "ollama"
+    LOCALAI = "localai"
+    LMSTUDIO = "lmstudio"
+
+
+class EngineStatus(Vocabulary):
+    """What one engine endpoint's answer came to (``EngineReport.status``)."""
+
+    OK = "ok"
+    PARTIAL = "partial"  # it answered, but some of its endpoints did not (llama.cpp without --metrics)
+    UNREACHABLE = "unreachable"  # nothing accepted the connection (or the SSH channel to it)
+    ERROR = "error"  # it accepted the connection but gave no usable answer
+
+
 # The vocabularies by the name the model's annotations give them: the JSON codec makes each of its
 # words one of these, and the field checks (flockops.agent.fields) accept only these.
 VOCABULARIES: Mapping[str, type[Vocabulary]] = {
-    cls.__name__: cls for cls in (ErrorKind, HostStatus, Outcome, OllamaStatus, Placement)
+    cls.__name__: cls for cls in (ErrorKind, HostStatus, Outcome, OllamaStatus, Placement, Engine, EngineStatus)
 }
 
 # Statuses of a host with data (it answered, maybe with some fields or drivers missing).
 ANSWERED = frozenset({HostStatus.OK, HostStatus.PARTIAL})
 # Error kinds derived from a host's Ollama part, never stored in HostReport.errors.
 OLLAMA_ERROR_KINDS = frozenset({ErrorKind.OLLAMA_UNREACHABLE, ErrorKind.OLLAMA_ERROR})
+# Error kinds derived from a host's Ollama or engine parts: rebuilt from them, never stored.
+DERIVED_ERROR_KINDS = OLLAMA_ERROR_KINDS | {ErrorKind.ENGINE_UNREACHABLE, ErrorKind.ENGINE_ERROR}
 
 # Clock event ("throttle") reason bits, as NVML defines them (nvml.h,
 # nvmlClocksEventReason*). Decoded from the literal bits because the Python
@@ -89,13 +113,58 @@ def decode_throttle_reasons(mask: int) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True, slots=True)
+class ListenSocket:
+    """A TCP socket an engine listens on, as its host's /proc/net/tcp{,6} shows it."""
+
+    address: str  # as bound: "127.0.0.1", "0.0.0.0", "::", "::1"
+    port: int
+    pid: int | None = None  # the listening process: the engine's own, or one of its children (TGI's router)
+
+
+@dataclass(frozen=True, slots=True)
 class GpuProcess:
-    """A process holding memory on a GPU."""
+    """A process holding memory on a GPU, and who it is: its user, engine, model, container or job.
+
+    Everything past ``memory_used_bytes`` is read from /proc on the GPU's host (``flockops.agent.holders``);
+    a field that could not be read is None with the reason in ``field_errors``, never a guess.
+    """
 
     pid: int
     name: str | None = None
     # None when the driver cannot attribute memory per process (Windows WDDM).
     memory_used_bytes: int | None = None
+    # New fields go at the end, with defaults (older probes and readers know only those before).
+    user: str | None = None
+    uid: int | None = None
+    # Its command line, words joined with spaces, secrets masked on the host (flockops.agent.secrets).
+    command_line: str | None = None
+    # The inference engine, from the command line of this process or of the engine process that
+    # started it (a tensor-parallel worker's parent): ``engine_pid``. None: not an engine we know.
+    engine: Engine | None = None
+    engine_pid: int | None = None
+    # The model, from the engine's own flags (``--served-model-name`` before ``--model``; an Ollama
+    # runner's blob mapped to its name through Ollama's manifests).
+    model: str | None = None
+    container_id: str | None = None
+    container_name: str | None = None
+    container_runtime: str | None = None  # docker, containerd, cri-o, podman
+    pod_uid: str | None = None
+    pod_namespace: str | None = None
+    pod_name: str | None = None
+    slurm_job_id: int | None = None
+    # The TCP sockets the engine's HTTP server may listen on (engines only; the controller asks them).
+    listening: tuple[ListenSocket, ...] | None = None
+    # The share of each GPU's memory the engine takes for itself at start, from its flags (vLLM
+    # --gpu-memory-utilization, SGLang --mem-fraction-static); None: the flags do not say.
+    engine_memory_fraction: float | None = None
+    # True when the engine's flags keep the model's layers off the GPU (llama.cpp -ngl 0, --device cpu).
+    model_on_cpu: bool | None = None
+    # System memory the GPU has mapped for this process (amdgpu and xe GTT, from DRM fdinfo).
+    memory_shared_used_bytes: int | None = None
+    # Where this process was found when not through the GPU's own driver: "fdinfo" (DRM fdinfo).
+    source: str | None = None
+    # Fields that could not be read, with why ("user": "uid 1234 has no name in /etc/passwd").
+    field_errors: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +298,8 @@ class HostReport:
     collected_at: float | None = None
     # What the host's Ollama answered; None when no endpoint was asked.
     ollama: OllamaReport | None = None
+    # What the inference engines holding its GPUs (or listed for it) answered; None: none was asked.
+    engines: tuple[EngineReport, ...] | None = None
 
     @property
     def status(self) -> HostStatus:
@@ -251,17 +322,17 @@ class HostReport:
 
     @property
     def all_errors(self) -> tuple[HostError, ...]:
-        """The stored errors plus the one the Ollama part implies (derived from it, never stored twice)."""
-        if self.ollama is None:
-            return self.errors
-        return self.errors + ollama_errors(self.ollama)
+        """The stored errors plus those its Ollama and engine parts imply (derived, never stored twice)."""
+        derived = ollama_errors(self.ollama) if self.ollama is not None else ()
+        return self.errors + derived + engine_errors(self.engines or ())
 
     @property
     def warnings(self) -> tuple[HostError, ...]:
         """Not failures, but worth a look: models spilled to CPU on a node with a GPU."""
-        if self.ollama is None:
-            return ()
-        return spill_warnings(self)
+        found = spill_warnings(self) if self.ollama is not None else ()
+        if self.engines or any(p.model_on_cpu for g in self.gpus for p in g.processes or ()):
+            found += cpu_warnings(self)
+        return found
 
     @property
     def vendors(self) -> tuple[str, ...]:
@@ -311,6 +382,43 @@ def spill_warnings(host: HostReport) -> tuple[HostError, ...]:
             out.append(HostError(ErrorKind.OLLAMA_SPILL, "ollama",
                                  f"{m.name} is {share} on CPU (in RAM) although this node has a GPU"))
     return tuple(out)
+
+
+# --- What follows from a host's engine part (read by the controller, never by the probe) ------
+# Where an engine endpoint came from (EngineReport.endpoint_from), and how it was reached (.via).
+DISCOVERED, FROM_INVENTORY = "discovered", "inventory"
+DIRECT, THROUGH_SSH = "direct", "ssh"
+
+
+def engine_errors(engines: Iterable[EngineReport]) -> tuple[HostError, ...]:
+    """An error for each endpoint the inventory lists that did not answer. A discovered one that does
+    not (a listening socket that is no HTTP server) is shown with its status, not counted against the host."""
+    out = []
+    for report in engines:
+        if report.endpoint_from != FROM_INVENTORY or report.status in (EngineStatus.OK, EngineStatus.PARTIAL):
+            continue
+        kind = ErrorKind.ENGINE_UNREACHABLE if report.status == EngineStatus.UNREACHABLE else ErrorKind.ENGINE_ERROR
+        out.append(HostError(kind, str(report.engine), f"{report.url}: {report.error or report.status}"))
+    return tuple(out)
+
+
+def cpu_warnings(host: HostReport) -> tuple[HostError, ...]:
+    """A model on CPU on a node with a GPU, for every engine that says so: in its flags (a holder's
+    ``model_on_cpu``) or over HTTP (``EngineReport.model_on_cpu``). Ollama's are spill warnings."""
+    if not host_has_gpu(host):
+        return ()
+    said: dict[tuple[str, str], str] = {}
+    for gpu in host.gpus:
+        for holder in gpu.processes or ():
+            if holder.model_on_cpu and holder.engine is not None:
+                key = (str(holder.engine), holder.model or f"pid {holder.engine_pid or holder.pid}")
+                said.setdefault(key, "its flags keep the model's layers off the GPU")
+    for report in host.engines or ():
+        if report.model_on_cpu:
+            for model in report.models or (report.url,):
+                said.setdefault((str(report.engine), model), f"{report.url} says so")
+    return tuple(HostError(ErrorKind.MODEL_ON_CPU, engine, f"{model} runs on CPU although this node has a GPU "
+                           f"({why})") for (engine, model), why in said.items())
 
 
 def sum_known(values: Iterable[int | None]) -> int | None:

@@ -6,12 +6,14 @@ import dataclasses
 
 import pytest
 
+import flockops.agent.engine_model
 import flockops.agent.model
 import flockops.agent.ollama_model
 from flockops.agent.fields import type_problems
 from flockops.agent.model import VOCABULARIES
 
-CLASSES = [value for module in (flockops.agent.model, flockops.agent.ollama_model) for value in vars(module).values()
+MODULES = (flockops.agent.model, flockops.agent.ollama_model, flockops.agent.engine_model)
+CLASSES = [value for module in MODULES for value in vars(module).values()
            if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == module.__name__]
 NAMES = {cls.__name__ for cls in CLASSES}
 
