@@ -87,8 +87,24 @@ def collect_host(
     vendors = None if wanted is None else {d.vendor for d in drivers if d.name in wanted}
     if vendors is None or vendors:
         errors.extend(_undetected(ctx, gpus, attempts, vendors))
+    gpus, trouble = _attributed(gpus, ctx)
+    errors.extend(trouble)
     return HostReport(host=host, gpus=tuple(gpus), drivers=tuple(attempts), errors=tuple(errors),
                       collected_at=time.time())
+
+
+def _attributed(gpus: list[GpuSample], ctx: Context) -> tuple[list[GpuSample], list[HostError]]:
+    """The GPUs with their holders attributed (flockops.agent.holders): read only when a driver listed
+    a holder, or an AMD or Intel GPU has no process list a DRM fdinfo scan could fill."""
+    if not any(g.processes or (g.processes is None and g.vendor in ("amd", "intel")) for g in gpus):
+        return gpus, []
+    from .holders.attribution import attribute
+
+    try:
+        return attribute(gpus, ctx), []
+    except Exception as exc:  # a bug here costs the attribution, never the GPUs
+        return gpus, [HostError(ErrorKind.INTERNAL, "holders", f"could not attribute the GPUs' processes: "
+                                f"{_reason(exc)}")]
 
 
 # --- Vendor detection and merging -----------------------------------------------------

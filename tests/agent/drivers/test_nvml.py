@@ -45,7 +45,11 @@ def test_full_sample(flockops, nvml_env) -> None:  # type: ignore[no-untyped-def
     procs = {p["pid"]: p for p in first["processes"]}
     assert procs[me]["memory_used_bytes"] == 2 * GIB and procs[me]["name"]  # the test's own process
     # A pid NVML cannot size (WDDM) and /proc cannot name: unknown, not 0.
-    assert procs[999_999_999] == {"pid": 999_999_999, "name": None, "memory_used_bytes": None}
+    gone = procs[999_999_999]
+    assert {k: gone[k] for k in ("pid", "name", "memory_used_bytes")} == {"pid": 999_999_999, "name": None,
+                                                                          "memory_used_bytes": None}
+    # Nor can /proc say who it is: unknown, with why, never a guess.
+    assert gone["command_line"] is None and gone["user"] is None and "no such file" in gone["field_errors"]["user"]
     assert first["mig_enabled"] is None and first["mig_devices"] == [] and first["lost"] is False
 
 
