@@ -98,8 +98,8 @@ def build_dataclass(cls: Any, data: Mapping[str, Any], nested: Mapping[str, Any]
             value = tuple(build_dataclass(nested[key], v, NESTED.get(nested[key], {})) for v in value)
         elif isinstance(value, list):
             value = tuple(value)
-        elif types[key] in VOCABULARIES and isinstance(value, str):
-            value = VOCABULARIES[types[key]](value)
+        elif isinstance(value, str) and types[key].removesuffix(" | None") in VOCABULARIES:
+            value = VOCABULARIES[types[key].removesuffix(" | None")](value)
         kwargs[key] = value
     return cls(**kwargs)
 
