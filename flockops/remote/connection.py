@@ -287,6 +287,18 @@ class SshConnection:
             watchdog.cancel()
         return CommandResult((command,), status, out.decode(errors="replace"), err.decode(errors="replace"))
 
+    def tunnel(self, address: str, port: int, timeout_s: float) -> paramiko.Channel:
+        """A ``direct-tcpip`` channel to ``address:port`` as the target sees them (its loopback: an engine
+        listening on 127.0.0.1 there), used as a socket. Opened by the target's sshd, so nothing needs
+        opening in a firewall; refused where sshd forbids forwarding (AllowTcpForwarding no)."""
+        transport = self._transport()
+        try:
+            return transport.open_channel("direct-tcpip", (address, port), ("127.0.0.1", 0),
+                                          timeout=max(0.1, timeout_s))
+        except Exception as exc:  # paramiko's ChannelException ("Connect failed"), SSHException, EOFError
+            raise ConnectionFailure(ErrorKind.UNREACHABLE, f"{self.endpoint.label}: no SSH channel to "
+                                    f"{address} port {port} ({type(exc).__name__}: {exc})") from None
+
     def close(self) -> None:
         self.resident = None  # its channel closes with the transport
         for client in reversed(self._clients):

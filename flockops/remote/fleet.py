@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from typing import Any
 
 from flockops.agent.chain import collect_host
 from flockops.agent.driver import CommandResult, Context, Driver
@@ -34,6 +35,11 @@ from .shell import shell_commands
 
 GRACE_S = 1.0
 
+# Asked while a host's connection is still open, once its probe has answered: (its report, an opener
+# of connections to the host's own addresses, None for this machine's plain TCP; "ssh" or "direct";
+# the host's deadline) -> the report with what the engines its holders run said (flockops.engines).
+EngineHook = Callable[[HostReport, Callable[[str, int, float], Any] | None, str, float], HostReport]
+
 
 @dataclass(frozen=True)
 class FleetOptions:
@@ -46,6 +52,7 @@ class FleetOptions:
     pool: ConnectionPool | None = None
     # Told how the run stands a few times a second (the CLI's progress line); its failure is ignored.
     progress: Callable[[Progress], None] | None = field(default=None, repr=False, compare=False)
+    engines: EngineHook | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +77,10 @@ def probe_host(target: Target, options: FleetOptions, local_drivers: Sequence[Dr
         return failed_report(target, ErrorKind.UNREACHABLE,
                              f"ansible_connection {target.connection!r} is not one flockops speaks "
                              "(ssh, paramiko, smart or local); this host was not asked")
+    deadline = time.monotonic() + options.timeout_s
     if target.connection == "local":
         report = collect_host(local_drivers, Context.local(), host=target.name, selected=options.selected_drivers)
-        return replace(report, address="local")
-    deadline = time.monotonic() + options.timeout_s
+        return _with_engines(replace(report, address="local"), options, None, deadline)
     ship = shipment(local_drivers)
     try:
         endpoint = resolve(target, options.ssh)
@@ -81,17 +88,33 @@ def probe_host(target: Target, options: FleetOptions, local_drivers: Sequence[Dr
         command = remote_command(target.python, options.selected_drivers, shell_commands(), ship.targets,
                                  serve=options.pool is not None, alarm_s=math.ceil(options.timeout_s) + 1)
         if options.pool is not None:
-            result = _exec_pooled(options.pool, target, endpoint, options, command, probe_zip(ship.modules), deadline)
-        else:
-            connection = _connection(target, endpoint, options)
-            try:
-                connection.open(deadline)
-                result = connection.exec(command, probe_zip(ship.modules), deadline)
-            finally:
-                connection.close()
+            result, kept = _exec_pooled(options.pool, target, endpoint, options, command, probe_zip(ship.modules),
+                                        deadline)
+            return _with_engines(interpret(result.stdout, result.stderr, target, ship.local_only, result.returncode),
+                                 options, kept, deadline)
+        connection = _connection(target, endpoint, options)
+        try:
+            connection.open(deadline)
+            result = connection.exec(command, probe_zip(ship.modules), deadline)
+            # The connection stays open for the engines the report names, then closes.
+            return _with_engines(interpret(result.stdout, result.stderr, target, ship.local_only, result.returncode),
+                                 options, connection, deadline)
+        finally:
+            connection.close()
     except ConnectionFailure as exc:
         return failed_report(target, exc.kind, str(exc))
-    return interpret(result.stdout, result.stderr, target, ship.local_only, result.returncode)
+
+
+def _with_engines(report: HostReport, options: FleetOptions, connection: SshConnection | None,
+                  deadline: float) -> HostReport:
+    """``report`` with what its engines said, asked through ``connection`` (None: from here)."""
+    if options.engines is None:
+        return report
+    try:
+        return options.engines(report, connection.tunnel if connection is not None else None,
+                               "ssh" if connection is not None else "direct", deadline)
+    except Exception:  # the engines' trouble never costs the host's report
+        return report
 
 
 def _connection(target: Target, endpoint: SshEndpoint, options: FleetOptions) -> SshConnection:
@@ -99,7 +122,7 @@ def _connection(target: Target, endpoint: SshEndpoint, options: FleetOptions) ->
 
 
 def _exec_pooled(pool: ConnectionPool, target: Target, endpoint: SshEndpoint, options: FleetOptions, command: str,
-                 payload: bytes, deadline: float) -> CommandResult:
+                 payload: bytes, deadline: float) -> tuple[CommandResult, SshConnection]:
     """watch: ask the resident probe (:mod:`flockops.remote.resident`) on the pool's open
     connection to ``target``, opening one if there is none. A kept connection that fails (its probe
     timed out or died, sshd restarted, a NAT dropped it) is closed and re-opened once; a fresh one
@@ -119,7 +142,7 @@ def _exec_pooled(pool: ConnectionPool, target: Target, endpoint: SshEndpoint, op
             raise
         else:
             pool.give(target.name, kept)
-            return result
+            return result, kept
     connection = _connection(target, endpoint, options)
     pool.count_open()
     try:
@@ -129,7 +152,7 @@ def _exec_pooled(pool: ConnectionPool, target: Target, endpoint: SshEndpoint, op
         connection.close()
         raise
     pool.give(target.name, connection)
-    return result
+    return result, connection
 
 
 def _build_ahead(modules: tuple[str, ...]) -> None:

@@ -10,8 +10,8 @@ written beside it (:mod:`support.engines`). What it serves comes from the JSON f
 
 With ``FLOCKOPS_STANDIN_CHILD`` set (say ``VLLM::Worker_TP0``), it first starts a child under that
 name (a tensor-parallel worker, which holds the GPU memory its parent serves) and prints
-``child PID``. With ``FLOCKOPS_STANDIN_PEERS`` set, it appends to that file, for every request, the name of the
-process that opened the connection (read from /proc: the client socket's inode among the fds), so
+``child PID``. With ``FLOCKOPS_STANDIN_PEERS`` set, it appends to that file, for every request, who opened the
+connection (the client socket's owner in /proc/net/tcp, and its process's name where readable), so
 that a test can tell an sshd's channel from a direct connection.
 """
 
@@ -33,9 +33,11 @@ def _option(argv: list[str], *names: str) -> str | None:
     return None
 
 
-def _peer_process(port: int) -> str:
-    """The name of the process owning the local TCP socket at ``port`` (the client's end)."""
-    inode = None
+def _peer(port: int) -> str:
+    """Who owns the client's end of a connection from local port ``port``: "uid=N NAME", the socket's
+    owner as /proc/net/tcp says (anyone may read it), and its process's name where its fds are
+    readable (an sshd child hides them: then "?")."""
+    inode = uid = None
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             lines = Path(table).read_text().splitlines()[1:]
@@ -44,9 +46,9 @@ def _peer_process(port: int) -> str:
         for line in lines:
             fields = line.split()
             if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
-                inode = fields[9]
+                inode, uid = fields[9], fields[7]
     if inode is None:
-        return "unknown"
+        return "uid=? ?"
     wanted = f"socket:[{inode}]"
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -54,10 +56,10 @@ def _peer_process(port: int) -> str:
         try:
             for fd in os.listdir(f"/proc/{pid}/fd"):
                 if os.readlink(f"/proc/{pid}/fd/{fd}") == wanted:
-                    return Path(f"/proc/{pid}/comm").read_text().strip()
+                    return f"uid={uid} {Path(f'/proc/{pid}/comm').read_text().strip()}"
         except OSError:
             continue
-    return "unknown"
+    return f"uid={uid} ?"
 
 
 def main() -> None:
@@ -74,7 +76,7 @@ def main() -> None:
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             if peers:
                 with open(peers, "a") as log:
-                    log.write(f"{self.path} {_peer_process(self.client_address[1])}\n")
+                    log.write(f"{self.path} {_peer(self.client_address[1])}\n")
             status, path = routes.get(self.path, [404, None])
             data = Path(path).read_bytes() if path else b"404 page not found\n"
             self.send_response(status)

@@ -36,7 +36,7 @@ class Standin:
     child: int | None = None  # a worker it started (FLOCKOPS_STANDIN_CHILD)
 
     def peer_names(self) -> list[str]:
-        """Who opened each connection so far (the stand-in's log): ``["sshd", ...]``."""
+        """Who opened each connection so far (the stand-in's log): ``["uid=999 ?", "uid=0 python3", ...]``."""
         if not self.peers.exists():
             return []
         return [line.split(" ", 1)[1] for line in self.peers.read_text().splitlines()]
@@ -66,9 +66,16 @@ class Standins:
         command, executable = self._command(argv, work, env)
         for path in [work, *work.rglob("*")]:  # the SSH test's user runs some of these
             path.chmod(0o777 if path.is_dir() else 0o666)
-        # Its own process group: stopping it stops the worker it started too.
+        # As that user whole (its group too: another group would make its /proc links the kernel's to
+        # hide from that user), in its own process group: stopping it stops the worker it started too.
+        identity: dict[str, object] = {}
+        if user is not None:
+            import pwd
+
+            identity = {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
         process = subprocess.Popen(command, executable=executable, env=env, stdout=subprocess.PIPE,
-                                   stdin=subprocess.DEVNULL, user=user, cwd=work, start_new_session=True)
+                                   stdin=subprocess.DEVNULL, cwd=work, start_new_session=True,
+                                   **identity)  # type: ignore[call-overload]
         lines = self._ready(process, timeout_s)
         said = dict(line.split(" ", 1) for line in lines)
         standin = Standin(process.pid, int(said["ready"]), process, peers,
