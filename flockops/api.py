@@ -8,6 +8,10 @@ is contacted), and :meth:`Collection.collect`, which asks it (``watch`` asks eve
 Ollama endpoints are asked from this machine, one thread each, started before the device probes so
 both run at once: a host's ``ollama_url`` (or ``ollama: true``) inventory variable, the
 ``--ollama URL`` nodes known by URL alone, and, for this machine's report, the local default endpoint.
+
+Inference engines (:mod:`flockops.engines`) likewise: a host's ``engine_urls`` from here, beside the
+probes; and the engines its report names (the sockets its VRAM holders listen on) once its probe has
+answered, through its still open SSH connection.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from flockops.agent.fields import printable
 from flockops.agent.model import FleetReport, HostReport
+from flockops.engines.client import EngineOptions
 from flockops.errors import UsageError
 from flockops.ollama.client import OllamaOptions
 from flockops.ollama.endpoints import (
@@ -33,9 +38,11 @@ from flockops.ollama.endpoints import (
 )
 
 if TYPE_CHECKING:
-    from typing import TypeAlias
+    from typing import Any, TypeAlias
 
     from flockops.agent.driver import Driver
+    from flockops.agent.engine_model import EngineReport
+    from flockops.engines.endpoints import EngineEndpoint
     from flockops.inventory.model import Inventory
     from flockops.remote.fleet import FleetOptions, Progress
     from flockops.remote.pool import ConnectionPool
@@ -58,11 +65,26 @@ def url_endpoints(urls: Iterable[str]) -> list[OllamaEndpoint]:
     return out
 
 
+def _engine_hook(options: EngineOptions) -> Callable[..., HostReport]:
+    """What the fleet runner asks while a host's connection is open: the engines its report names."""
+
+    def hook(report: HostReport, opener: Callable[[str, int, float], Any] | None, via: str,
+             deadline: float) -> HostReport:
+        from flockops.engines.client import direct
+        from flockops.engines.query import attach
+
+        return attach(report, opener or direct, via, options, deadline)
+
+    return hook
+
+
 def gather(targets: Sequence[Target] | None, drivers: Sequence[Driver], *,
            fleet_options: FleetOptions | None = None, selected_drivers: Iterable[str] | None = None,
            ollama_urls: Iterable[str] = (), local_ollama: bool = True,
-           ollama_options: OllamaOptions | None = None, env: Mapping[str, str] | None = None) -> FleetReport:
-    """The report for ``targets`` (None: this machine) plus the Ollama-only nodes, in that order."""
+           ollama_options: OllamaOptions | None = None, env: Mapping[str, str] | None = None,
+           engines: bool = True, engine_options: EngineOptions | None = None) -> FleetReport:
+    """The report for ``targets`` (None: this machine) plus the Ollama-only nodes, in that order; with
+    ``engines``, what the inference engines holding each host's GPUs (or listed for it) say."""
     env = os.environ if env is None else env
     if targets is None:
         per_host = [local_endpoint(env) if local_ollama else None]
@@ -76,6 +98,8 @@ def gather(targets: Sequence[Target] | None, drivers: Sequence[Driver], *,
         from flockops.ollama.query import Pending
 
         pending = Pending(asked, ollama_options)
+    engine_options = engine_options or EngineOptions()
+    listed = _listed_engines(targets, engine_options) if engines and targets else None
 
     if targets is None:
         from flockops.agent.chain import collect_host
@@ -83,13 +107,20 @@ def gather(targets: Sequence[Target] | None, drivers: Sequence[Driver], *,
 
         # This machine's drivers read text from tools and libraries as a target's probe does.
         hosts = [printable(collect_host(drivers, Context.local(), selected=selected_drivers))]
+        if engines:
+            hosts = [_engine_hook(engine_options)(hosts[0], None, "direct", time.monotonic() + 30.0)]
     else:
         from flockops.remote.fleet import FleetOptions, run_fleet
 
         options = fleet_options or FleetOptions()
         if selected_drivers is not None:
             options = replace(options, selected_drivers=tuple(selected_drivers))
+        if engines:
+            options = replace(options, engines=_engine_hook(engine_options))
         hosts = list(run_fleet(targets, options, drivers).hosts)
+        if listed is not None:
+            hosts = [replace(h, engines=(*(h.engines or ()), *found)) if found else h
+                     for h, found in zip(hosts, listed.wait(), strict=True)]
 
     # An Ollama's answer (model names, error texts) comes from the network: printable, as a probe's is.
     answers = iter(printable(tuple(pending.wait())) if pending else ())
@@ -97,6 +128,27 @@ def gather(targets: Sequence[Target] | None, drivers: Sequence[Driver], *,
     now = time.time()
     joined += [HostReport(host=printable(e.url), ollama=next(answers), collected_at=now) for e in url_only]
     return FleetReport(hosts=tuple(joined), generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+class _Listed:
+    """The ``engine_urls`` of each target, asked from here beside the probes; one list per target."""
+
+    def __init__(self, per_target: list[list[EngineEndpoint]], options: EngineOptions) -> None:
+        from flockops.engines.query import Pending
+
+        self.sizes = [len(found) for found in per_target]
+        self.pending = Pending([e for found in per_target for e in found], options=options)
+
+    def wait(self) -> list[tuple[EngineReport, ...]]:
+        answers = iter(printable(tuple(self.pending.wait())))
+        return [tuple(next(answers) for _ in range(size)) for size in self.sizes]
+
+
+def _listed_engines(targets: Sequence[Target], options: EngineOptions) -> _Listed | None:
+    from flockops.engines.endpoints import from_inventory
+
+    per_target = [from_inventory(t) for t in targets]  # inventory errors before anything is contacted
+    return _Listed(per_target, options) if any(per_target) else None
 
 
 @dataclass(frozen=True)
@@ -111,11 +163,12 @@ class Collection:
     ollama_urls: tuple[str, ...]
     local_ollama: bool
     ollama_options: OllamaOptions
+    engines: bool = True
 
     def collect(self) -> FleetReport:
         return gather(self.targets, self.drivers, fleet_options=self.fleet_options,
                       selected_drivers=self.selected_drivers, ollama_urls=self.ollama_urls,
-                      local_ollama=self.local_ollama, ollama_options=self.ollama_options)
+                      local_ollama=self.local_ollama, ollama_options=self.ollama_options, engines=self.engines)
 
     @property
     def host_vars(self) -> dict[str, Mapping[str, object]]:
@@ -128,7 +181,7 @@ def prepare(inventory: Sources | Inventory | None = None, limit: str | None = No
             drivers: Iterable[str] | None = None, timeout_s: float = 30.0, forks: int = 10,
             known_hosts: Iterable[str | os.PathLike[str]] = (), ollama_options: OllamaOptions | None = None,
             warn: Callable[[str], None] | None = None, pool: ConnectionPool | None = None,
-            progress: Callable[[Progress], None] | None = None) -> Collection:
+            progress: Callable[[Progress], None] | None = None, engines: bool = True) -> Collection:
     """Resolve what a report asks before anything is contacted. Raises UsageError or InventoryError for
     what a person can fix: an unknown driver name, an inventory that cannot be read, a limit that
     selects no host, ``-l`` without an inventory, an Ollama URL that is not one. Warnings (a plugin
@@ -152,7 +205,7 @@ def prepare(inventory: Sources | Inventory | None = None, limit: str | None = No
     if inventory is None:
         if limit:
             raise UsageError("-l/--limit chooses among an inventory's hosts: give -i FILE too")
-        return Collection(registry.drivers, selected, None, None, None, urls, local_ollama, options)
+        return Collection(registry.drivers, selected, None, None, None, urls, local_ollama, options, engines)
 
     from pathlib import Path
 
@@ -174,7 +227,12 @@ def prepare(inventory: Sources | Inventory | None = None, limit: str | None = No
     fleet_options = FleetOptions(forks=forks, timeout_s=timeout_s, selected_drivers=selected, ssh=ssh, pool=pool,
                                  progress=progress)
     targets = tuple(target_for(h) for h in hosts)
-    return Collection(registry.drivers, selected, loaded, targets, fleet_options, urls, False, options)
+    if engines:
+        from flockops.engines.endpoints import from_inventory
+
+        for target in targets:
+            from_inventory(target)  # a malformed engine_urls is refused before any host is asked
+    return Collection(registry.drivers, selected, loaded, targets, fleet_options, urls, False, options, engines)
 
 
 def _paths(sources: Sources) -> list[str | os.PathLike[str]]:

@@ -26,7 +26,7 @@ def collection(args: argparse.Namespace, pool: ConnectionPool | None = None, *,
     return api.prepare(args.inventory, args.limit, args.ollama, local_ollama=not args.no_ollama,
                        drivers=getattr(args, "driver", None), timeout_s=float(args.timeout),
                        forks=int(args.forks), known_hosts=args.known_hosts, ollama_options=ollama_options(args),
-                       warn=warn, pool=pool, progress=line)
+                       warn=warn, pool=pool, progress=line, engines=not getattr(args, "no_engines", False))
 
 
 def ollama_options(args: argparse.Namespace) -> OllamaOptions:

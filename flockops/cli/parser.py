@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     _fleet_arguments(report)
     _ollama_arguments(report, infer=True)
     report.add_argument("--summary", action="store_true", help="one line per host instead of a section per host")
+    report.add_argument("-p", "--processes", action="store_true",
+                        help="list the processes holding each GPU's memory: engine, model, container or job, "
+                        "user, VRAM")
+    _engine_arguments(report)
     _record_arguments(report)
 
     check = sub.add_parser(
@@ -132,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--textfile", metavar="DIR", type=_writable_dir, help="also write DIR/flockops.prom atomically")
     _fleet_arguments(check)
     _ollama_arguments(check, infer=False)
+    _engine_arguments(check, kv_cache=True)
 
     fit = sub.add_parser(
         "fit", help="which GPUs and nodes can hold a model of SIZE now, best first",
@@ -150,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("-o", "--output", choices=("table", "json"), default="table")
     _fleet_arguments(fit)
     _ollama_arguments(fit, infer=False)
+    _engine_arguments(fit)
 
     _watch_history_parsers(sub)
 
@@ -278,6 +284,29 @@ def _ollama_arguments(parser: argparse.ArgumentParser, infer: bool) -> None:
                        help="timed embeddings after one warm-up (default 5)")
 
 
+def _engine_arguments(parser: argparse.ArgumentParser, kv_cache: bool = False) -> None:
+    group = parser.add_argument_group("inference engines (vLLM, SGLang, llama.cpp, TGI, LocalAI, LM Studio: "
+                                      "the ports their VRAM holders listen on, and engine_urls)")
+    group.add_argument("--no-engines", action="store_true",
+                       help="do not ask the engines holding GPU memory (nor the inventory's engine_urls) over HTTP")
+    if not kv_cache:
+        return
+    group.add_argument("--kv-cache-warn", type=_percentage, default=90.0, metavar="PCT",
+                       help="WARNING when a vLLM or SGLang server's KV cache is this full (default 90%%) ...")
+    group.add_argument("--kv-cache-runs", type=_positive(int), default=3, metavar="N",
+                       help="... for N runs in a row (default 3; state kept in --state-file)")
+
+
+def _percentage(text: str) -> float:
+    try:
+        value = float(text.strip().rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r} (e.g. 90 or 90%)") from None
+    if not 0 < value <= 100:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"a percentage above 0 and at most 100: {text!r}")
+    return value
+
+
 def _timeouts(text: str) -> tuple[float, float]:
     connect, _, read = text.partition(",")
     parse = _positive(float)
@@ -311,6 +340,7 @@ def _watch_history_parsers(sub: argparse._SubParsersAction[Parser]) -> None:
                        help="after each refresh print its wall time, CPU time and SSH connections opened to stderr")
     _fleet_arguments(watch, default_timeout=10.0)
     _ollama_arguments(watch, infer=False)
+    _engine_arguments(watch)
     _record_arguments(watch)
 
     history = sub.add_parser("history", help="per-GPU VRAM and temperature over time, from recorded samples",
