@@ -37,7 +37,7 @@ def report(args: argparse.Namespace) -> int:
     else:
         from flockops.render.report import fleet_table
 
-        sys.stdout.write(fleet_table(fleet, verbose=args.verbose, summary=args.summary))
+        sys.stdout.write(fleet_table(fleet, verbose=args.verbose, summary=args.summary, processes=args.processes))
     # The report is printed: what follows are outputs, each of which may fail alone, said on stderr.
     failed_output = False
     if args.textfile:

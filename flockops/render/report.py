@@ -9,6 +9,7 @@ from flockops.agent.codec import fleet_to_dict
 from flockops.agent.fields import count
 from flockops.agent.model import ANSWERED, FleetReport, GpuSample, HostReport, HostStatus, Outcome
 
+from .holders import engine_lines, largest_holder, process_lines
 from .ollama import CAVEAT, ollama_cell, ollama_lines, shows_caveat
 from .table import simple_table
 from .units import NA, gib, mib, pct, power, sum_or_none, temperature, throttle
@@ -25,26 +26,26 @@ def to_json(fleet: FleetReport) -> str:
 def _gpu_rows(gpu: GpuSample) -> list[list[str]]:
     if gpu.lost:
         # The reason is on the host's "!" line; a long one here would widen the column.
-        return [[str(gpu.index), gpu.name or NA, "LOST"] + [""] * 7 + [gpu.source]]
+        return [[str(gpu.index), gpu.name or NA, "LOST"] + [""] * 8 + [gpu.source]]
     used = mib(gpu.memory_used_bytes)
     if gpu.memory_used_includes_reserved and gpu.memory_used_bytes is not None:
         used += " incl. reserved"
     rows = [[
         str(gpu.index), gpu.name or NA, mib(gpu.memory_total_bytes), used, mib(gpu.memory_free_bytes),
         mib(gpu.memory_reserved_bytes), pct(gpu.utilization_pct), temperature(gpu), power(gpu),
-        throttle(gpu), gpu.source,
+        throttle(gpu), largest_holder(gpu), gpu.source,
     ]]
     for mig in gpu.mig_devices:
         rows.append([
             f"{gpu.index}/{mig.index}", f"  {mig.name or 'MIG device'}", mib(mig.memory_total_bytes),
-            mib(mig.memory_used_bytes), mib(mig.memory_free_bytes), "", pct(mig.utilization_pct), "", "", "",
+            mib(mig.memory_used_bytes), mib(mig.memory_free_bytes), "", pct(mig.utilization_pct), "", "", "", "",
             gpu.source,
         ])
     return rows
 
 
 GPU_HEADERS = ["GPU", "Name", "VRAM total", "Used", "Free", "Reserved", "Util", "Temp / slowdown",
-               "Power", "Throttle", "Source"]
+               "Power", "Throttle", "Top holder", "Source"]
 
 
 # The statuses of a host with no data at all (HostReport.status): nothing measured, not even a count.
@@ -82,10 +83,11 @@ def _driver_lines(host: HostReport, only_reasons: bool) -> list[str]:
     return lines
 
 
-def host_table(host: HostReport, verbose: bool = False, status: str | None = None, *, brief: bool = False) -> str:
+def host_table(host: HostReport, verbose: bool = False, status: str | None = None, *, brief: bool = False,
+               processes: bool = False) -> str:
     """``status`` replaces the host's status in the title (watch: "ok, age 1.2 s", "STALE ...").
     ``brief``: one of several hosts, whose "no GPU" is one line and whose Ollama caveat the fleet
-    says once (unless ``verbose``)."""
+    says once (unless ``verbose``). ``processes`` lists every GPU's holders (``report -p``)."""
     from tabulate import tabulate
 
     title = host.host if host.address in (None, host.host) else f"{host.host} ({host.address})"
@@ -94,6 +96,7 @@ def host_table(host: HostReport, verbose: bool = False, status: str | None = Non
         rows = [row for gpu in host.gpus for row in _gpu_rows(gpu)]
         out.append(tabulate(rows, headers=GPU_HEADERS, tablefmt="simple", disable_numparse=True))
         out.append(_summary(host))
+        out.extend(process_lines(host, verbose) if processes else [])
     elif host.ollama is not None and not (host.drivers or host.errors):
         out.append("No device data: known only by its Ollama URL (no SSH).")
     elif any(d.outcome == Outcome.FAILED for d in host.drivers):
@@ -106,6 +109,7 @@ def host_table(host: HostReport, verbose: bool = False, status: str | None = Non
         out.append("No GPU detected. Each driver said:")
         out.extend(_driver_lines(host, only_reasons=True))
     out.extend(ollama_lines(host, verbose, caveat=not brief))
+    out.extend(engine_lines(host))
     for error in host.all_errors + host.warnings:
         out.append(f"! {error.kind} ({error.source}): {error.message}")
     if verbose and host.gpus:
@@ -157,12 +161,12 @@ def fleet_totals(fleet: FleetReport) -> str:
             f"VRAM used / total: {used_of_total(gpus)} over {count(len(reporting), 'host')} with GPUs\n")
 
 
-def fleet_table(fleet: FleetReport, verbose: bool = False, summary: bool = False) -> str:
+def fleet_table(fleet: FleetReport, verbose: bool = False, summary: bool = False, processes: bool = False) -> str:
     several = len(fleet.hosts) > 1
     if summary:
         body = summary_table(fleet)
     else:
-        body = "\n\n".join(host_table(h, verbose, brief=several) for h in fleet.hosts) + "\n"
+        body = "\n\n".join(host_table(h, verbose, brief=several, processes=processes) for h in fleet.hosts) + "\n"
         if several and any(shows_caveat(h) for h in fleet.hosts):
             body += f"\nNote: {CAVEAT}.\n"  # once, not once a host
     if several or summary:
