@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-p", "--processes", action="store_true",
                         help="list the processes holding each GPU's memory: engine, model, container or job, "
                         "user, VRAM")
+    report.add_argument("--process-pids", action="store_true",
+                        help="with -o prometheus or --textfile: a pid label on flockops_process_memory_used_bytes "
+                        "(a new series each time a process restarts)")
     _engine_arguments(report)
     _record_arguments(report)
 

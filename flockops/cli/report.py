@@ -33,7 +33,7 @@ def report(args: argparse.Namespace) -> int:
     elif args.output == "prometheus":
         from flockops.render.prometheus import fleet_metrics
 
-        sys.stdout.write(fleet_metrics(fleet).text())
+        sys.stdout.write(fleet_metrics(fleet, pids=args.process_pids).text())
     else:
         from flockops.render.report import fleet_table
 
@@ -43,7 +43,7 @@ def report(args: argparse.Namespace) -> int:
     if args.textfile:
         from flockops.render.prometheus import fleet_metrics
 
-        failed_output |= not write_textfile(args.textfile, fleet_metrics(fleet).text())
+        failed_output |= not write_textfile(args.textfile, fleet_metrics(fleet, pids=args.process_pids).text())
     if history is not None:
         with history:
             try:

@@ -74,7 +74,10 @@ def gpu_labels(host: str, gpu: GpuSample) -> dict[str, str]:
             "name": gpu.name or ""}
 
 
-def fleet_metrics(fleet: FleetReport, now: float | None = None, exposition: Exposition | None = None) -> Exposition:
+def fleet_metrics(fleet: FleetReport, now: float | None = None, exposition: Exposition | None = None,
+                  pids: bool = False) -> Exposition:
+    from .prometheus_holders import holder_metrics
+
     out = exposition or Exposition()
     for host in fleet.hosts:
         out.add("flockops_host_up", "1 when the host answered (ok or partial), else 0.", {"host": host.host},
@@ -97,6 +100,7 @@ def fleet_metrics(fleet: FleetReport, now: float | None = None, exposition: Expo
                     out.add("flockops_gpu_throttle_active", "1 while this clock-event (throttle) reason is active.",
                             {**labels, "reason": reason}, 1 if reason in gpu.throttle_reasons else 0)
         _ollama(out, host)
+        holder_metrics(out, host, pids)
     out.add("flockops_last_run_timestamp_seconds", "When flockops collected this (Unix time).", {},
             time.time() if now is None else now)
     return out
