@@ -33,7 +33,8 @@ def test_this_machines_engines_are_asked_where_they_listen(flockops, nvml_env, t
 def test_inventory_engine_urls_are_asked_from_here_and_their_failure_is_the_hosts(flockops, nvml_env,  # type: ignore[no-untyped-def]
                                                                                  tmp_path: Path) -> None:
     with FakeOllama() as server:
-        server.route("GET", "/info", body=(ENGINES / "constructed-info-tgi-openapi-info-schema-examples.json").read_bytes())
+        info = ENGINES / "constructed-info-tgi-openapi-info-schema-examples.json"
+        server.route("GET", "/info", body=info.read_bytes())
         inventory = tmp_path / "hosts.yml"
         inventory.write_text(yaml.safe_dump({"all": {"hosts": {"box": {
             "ansible_connection": "local",

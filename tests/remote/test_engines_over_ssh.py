@@ -39,7 +39,8 @@ def test_a_loopback_engine_is_asked_through_the_ssh_connection(tmp_path, world, 
                            "/slots": ENGINES / "slots-llamacpp-readme-docs-2-slots-example.json",
                            "/health": ENGINES / "health-llamacpp-readme-docs-200-ok-example.json"}, user=user)
     inventory = write_inventory(tmp_path / "inv.yml", {
-        "gpu-a": host(sshd, ansible_python_interpreter=world.python("eng", [fleet_gpu(process=[(llama.pid, 5 * GIB)])])),
+        "gpu-a": host(sshd, ansible_python_interpreter=world.python("eng", [fleet_gpu(process=[(llama.pid,
+                                                                                               5 * GIB)])])),
     })
     run, hosts = run_fleet(flockops, inventory, fleet_env)
     assert run.returncode == 0, hosts["gpu-a"]["errors"]
@@ -66,8 +67,8 @@ def test_a_loopback_engine_is_asked_through_the_ssh_connection(tmp_path, world, 
 
 def test_no_engines_asks_nothing(tmp_path, world, sshd, fleet_env, flockops, target_engines) -> None:  # type: ignore[no-untyped-def]
     engines, user = target_engines
-    llama = engines.start(["llama-server", "-m", "x.gguf"], {"/props": ENGINES / "props-llamacpp-readme-docs-example.json"},
-                          user=user)
+    props = ENGINES / "props-llamacpp-readme-docs-example.json"
+    llama = engines.start(["llama-server", "-m", "x.gguf"], {"/props": props}, user=user)
     inventory = write_inventory(tmp_path / "inv.yml", {
         "gpu-a": host(sshd, ansible_python_interpreter=world.python("quiet", [fleet_gpu(process=[(llama.pid, GIB)])])),
     })
