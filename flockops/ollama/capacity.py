@@ -89,6 +89,9 @@ class Placement:
     source: str
     address: str | None = None
     ollama_url: str | None = None
+    # Of the device's free VRAM, what vLLM or SGLang servers there have claimed but not taken yet
+    # (flockops.engines.reservations): already left out of free_bytes.
+    engine_pending_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,8 @@ class FitResult:
     model: str | None = None
     # Hosts whose Ollama already has this model loaded, with its placement ("gpu", "split"...).
     loaded_on: tuple[tuple[str, str], ...] = ()
+    # What could not be told of the engines' reservations (a vLLM server whose share is unknown).
+    notes: tuple[str, ...] = ()
 
     @property
     def needed_bytes(self) -> int:
@@ -130,7 +135,8 @@ def _skip_reason(gpu: GpuSample) -> str | None:
     return None
 
 
-def _host_candidates(host: HostReport, needed: int, skipped: list[Skipped]) -> list[Placement]:
+def _host_candidates(host: HostReport, needed: int, skipped: list[Skipped],
+                     notes: list[str] | None = None) -> list[Placement]:
     url = host.ollama.url if host.ollama is not None else None
     if not host.gpus:
         if host.status in (HostStatus.UNREACHABLE, HostStatus.FAILED):
@@ -149,17 +155,27 @@ def _host_candidates(host: HostReport, needed: int, skipped: list[Skipped]) -> l
         else:
             skipped.append(Skipped(host.host, gpu.index, reason))
 
+    from flockops.engines.reservations import pending_bytes
+
+    pending: dict[int, int] = {}
+    for gpu in usable:
+        pending[gpu.index], said = pending_bytes(host, gpu)
+        (notes if notes is not None else []).extend(f"{host.host}: {note}" for note in said)
+
+    def free_of(gpu: GpuSample) -> int:
+        return max(0, (gpu.memory_free_bytes or 0) - pending[gpu.index])
+
     def placement(kind: str, gpus: Sequence[GpuSample]) -> Placement:
-        free = sum(g.memory_free_bytes or 0 for g in gpus)
+        free = sum(free_of(g) for g in gpus)
         temps = [g.temperature_c for g in gpus if g.temperature_c is not None]
         return Placement(host.host, kind, tuple(g.index for g in gpus), free, needed, free - needed,
                          max(temps) if temps else None, ", ".join(sorted({g.source for g in gpus})),
-                         host.address, url)
+                         host.address, url, sum(pending[g.index] for g in gpus))
 
-    singles = [placement("gpu", [g]) for g in usable if (g.memory_free_bytes or 0) >= needed]
+    singles = [placement("gpu", [g]) for g in usable if free_of(g) >= needed]
     if singles:
         return singles
-    if len(usable) > 1 and sum(g.memory_free_bytes or 0 for g in usable) >= needed:
+    if len(usable) > 1 and sum(free_of(g) for g in usable) >= needed:
         return [placement("node", usable)]
     return []
 
@@ -177,13 +193,14 @@ def plan(fleet: FleetReport, size_bytes: int, margin_bytes: int | None = None,
     skipped: list[Skipped] = []
     candidates: list[Placement] = []
     loaded: list[tuple[str, str]] = []
+    notes: list[str] = []
     for host in fleet.hosts:
-        candidates.extend(_host_candidates(host, needed, skipped))
+        candidates.extend(_host_candidates(host, needed, skipped, notes))
         if model is not None and host.ollama is not None:
             loaded.extend((host.host, m.placement) for m in host.ollama.models
                           if m.name in (model, f"{model}:latest"))
     return FitResult(size_bytes, margin, tuple(sorted(candidates, key=_rank)), tuple(skipped), model,
-                     tuple(loaded))
+                     tuple(loaded), tuple(notes))
 
 
 def best_node(fleet: FleetReport, size_bytes: int, margin_bytes: int | None = None) -> Placement | None:
@@ -202,4 +219,5 @@ def fit_to_dict(result: FitResult) -> dict[str, Any]:
         "candidates": [{**asdict(p), "gpus": list(p.gpus)} for p in result.candidates],
         "skipped": [asdict(s) for s in result.skipped],
         "loaded_on": [{"host": host, "placement": placement} for host, placement in result.loaded_on],
+        "notes": list(result.notes),
     }

@@ -26,6 +26,10 @@ def fit_table(result: FitResult) -> str:
                                        "Source"]).rstrip("\n"))
     else:
         out.append(f"Nothing can hold {needed} now.")
+    if any(p.engine_pending_bytes for p in result.candidates):
+        out.append("Free leaves out what vLLM or SGLang servers there have claimed but not taken yet "
+                   "(their share of each GPU, less what they hold).")
+    out.extend(f"Note: {note}" for note in result.notes)
     if result.skipped:
         out.append("Skipped:")
         out.extend(f"  {s.host}{'' if s.gpu is None else f' GPU {s.gpu}'}: {s.reason}" for s in result.skipped)
