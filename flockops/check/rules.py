@@ -71,6 +71,9 @@ class Thresholds:
     # card or its driver does not give (sysfs, rocm-smi, most AMD and Intel parts), or an iGPU's
     # missing temperature, is information said once: a check that can never be OK gets switched off.
     required: frozenset[str] = frozenset()
+    # A vLLM or SGLang server's KV cache this full (%), for this many runs in a row: WARNING.
+    kv_cache_warn_pct: float | None = 90.0
+    kv_cache_runs: int = 3
 
     def temperature_limits(self, gpu: GpuSample) -> tuple[float, float, str]:
         """(warn, crit, where they came from) for one GPU."""
@@ -113,6 +116,9 @@ class Item:
     info: str | None = None
     # The text for the plugin's first line, where ``text`` is long (every driver's reason).
     brief: str | None = None
+    # Runs in a row a breach must last before it alerts, where the rule sets its own (KV-cache
+    # pressure); None: --consecutive's.
+    runs: int | None = None
 
 
 # The items a GPU has, for --require.
@@ -275,6 +281,30 @@ def evaluate(fleet: FleetReport, thresholds_for: Callable[[HostReport], Threshol
         items.extend(_partial_items(host, t))
         if t.check_ollama_spill:
             items.extend(_spill_items(host))
+        items.extend(_engine_items(host, t))
+    return items
+
+
+def _engine_items(host: HostReport, t: Thresholds) -> list[Item]:
+    """KV-cache pressure of each vLLM and SGLang server asked (WARNING at the threshold for
+    ``kv_cache_runs`` runs in a row), and a model on CPU on a GPU node for every engine that says so."""
+    from flockops.agent.model import Engine
+
+    items = [Item(host.host, f"{host.host}/{w.source}/{w.message.split(' runs on CPU')[0]}/cpu", State.WARNING,
+                  f"{host.host} {w.source}: {w.message}") for w in host.warnings if w.kind == ErrorKind.MODEL_ON_CPU]
+    if t.kv_cache_warn_pct is None:
+        return items
+    for report in host.engines or ():
+        if report.engine not in (Engine.VLLM, Engine.SGLANG) or report.kv_cache_usage_ratio is None:
+            continue
+        used = 100 * report.kv_cache_usage_ratio
+        key = f"{host.host}/{report.engine}/{report.url}/kv_cache"
+        label = f"{host.host} {report.engine} {', '.join(report.models) or report.url}"
+        perf = (Perf(f"{host.host}/{report.engine}:{report.url.rpartition(':')[2]} kv_cache", round(used, 1), "%",
+                     t.kv_cache_warn_pct, None, 0, 100),)
+        full = used >= t.kv_cache_warn_pct
+        said = f"{label} KV cache {used:.0f}%" + (f" >= {t.kv_cache_warn_pct:g}%" if full else "")
+        items.append(Item(host.host, key, State.WARNING if full else State.OK, said, perf=perf, runs=t.kv_cache_runs))
     return items
 
 

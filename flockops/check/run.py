@@ -127,7 +127,7 @@ def run(request: CheckRequest, collect: Callable[[], tuple[FleetReport, Mapping[
     raw = evaluate(fleet, thresholds_for)
     items = raw
     problems: list[str] = []
-    if request.consecutive > 1 or request.notify_url:
+    if request.consecutive > 1 or request.notify_url or any((i.runs or 1) > 1 for i in raw):
         state_file = request.state_file or default_state_file()
         memory = load_state(state_file)
         items = apply_consecutive(raw, memory, request.consecutive)

@@ -77,13 +77,15 @@ def save_state(path: Path, memory: Mapping[str, Memory]) -> None:
 
 
 def apply_consecutive(items: Sequence[Item], memory: Mapping[str, Memory], needed: int) -> list[Item]:
-    """Hold a breach back as OK until it has lasted ``needed`` runs in a row."""
+    """Hold a breach back as OK until it has lasted ``needed`` runs in a row (an item's own ``runs``,
+    where its rule sets one: KV-cache pressure)."""
     out = []
     for item in items:
+        needed_here = item.runs or needed
         streak = memory.get(item.key, Memory()).streak + 1 if item.state != State.OK else 0
-        if item.state != State.OK and streak < needed:
+        if item.state != State.OK and streak < needed_here:
             item = replace(item, state=State.OK, held=True,
-                           text=f"{item.text} (breach {streak} of {needed}, not alerting yet)")
+                           text=f"{item.text} (breach {streak} of {needed_here}, not alerting yet)")
         out.append(item)
     return out
 

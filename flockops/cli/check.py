@@ -42,7 +42,8 @@ def thresholds(args: argparse.Namespace) -> Thresholds:
     return Thresholds(warn_temp_c=args.warn_temp, crit_temp_c=args.crit_temp, min_free_vram_bytes=free_bytes,
                       min_free_vram_pct=free_pct,
                       unreachable=State.CRITICAL if args.unreachable == "critical" else State.UNKNOWN,
-                      required=frozenset(args.require))
+                      required=frozenset(args.require),
+                      kv_cache_warn_pct=args.kv_cache_warn, kv_cache_runs=int(args.kv_cache_runs))
 
 
 def check(args: argparse.Namespace) -> int:
