@@ -35,9 +35,17 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 
 
+# Field names by model class: dataclasses.fields() builds its tuple anew at each call, and a host
+# with holders has hundreds of objects to write.
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        names = _NAMES.get(type(value))
+        if names is None:
+            names = _NAMES[type(value)] = tuple(f.name for f in dataclasses.fields(value))
+        return {name: plain(getattr(value, name)) for name in names}
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

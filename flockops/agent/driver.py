@@ -135,8 +135,18 @@ class Context:
     def read_or_why(self, path: str, size: int = 1 << 16) -> tuple[bytes | None, str | None]:
         """(the first ``size`` bytes of ``path``, None), or (None, why not: "permission denied")."""
         try:
-            with open(path, "rb") as handle:
-                return handle.read(size), None
+            # In chunks: a /proc file says its size is 0, and reading "up to size" at once would first
+            # allocate all of ``size`` (tens of MiB for a host's socket table).
+            with open(path, "rb", buffering=0) as handle:
+                chunks = []
+                left = size
+                while left > 0:
+                    chunk = handle.read(min(left, 1 << 16))
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    left -= len(chunk)
+                return b"".join(chunks), None
         except OSError as exc:
             return None, _why(exc)
 

@@ -33,6 +33,8 @@ _SCALARS: dict[str, tuple[type, ...]] = {
 
 
 def _problems(value: Any, annotation: str, path: str) -> list[str]:
+    if value is None and annotation.endswith(" | None"):
+        return []  # the commonest case by far (a holder's unread fields): no option to try
     nearest: list[str] = []
     for option in annotation.split(" | "):
         found = _option_problems(value, option, path)
@@ -127,6 +129,8 @@ def printable(obj: Any) -> Any:
     """``obj`` (a model object, or a string, tuple or mapping of them) with each control character of
     its text written out as ``\\x1b``: a target's GPU names, error texts and stderr reach terminals."""
     if isinstance(obj, str):
+        if obj.isprintable():  # no control character at all (most text): no pattern to compile or run
+            return obj
         return re.sub(_CONTROLS, lambda m: f"\\x{ord(m.group()):02x}", obj) if re.search(_CONTROLS, obj) else obj
     if isinstance(obj, tuple):
         return tuple(printable(item) for item in obj)

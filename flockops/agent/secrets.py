@@ -24,8 +24,17 @@ SECRET_SUFFIXES = ("_pass", "_pw", "_pwd", "_private_key", "_key_data")
 # (--hf-token), TGI's and vLLM's "--api-key" has no short form.
 SECRET_SHORT_OPTIONS = frozenset({"-hft"})
 # Values that are tokens whatever option carries them: Hugging Face (hf_...), OpenAI-style (sk-...),
-# GitHub (ghp_...).
-_TOKEN_VALUE = r"^(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{20,})$"
+# GitHub (ghp_...): a prefix and at least 20 letters and digits.
+TOKEN_PREFIXES = ("hf_", "sk-", "ghp_", "gho_", "ghu_", "ghs_", "ghr_")
+
+
+def _token_shaped(word: str) -> bool:
+    """String tests, not a pattern: every word of every holder's command line is asked."""
+    for prefix in TOKEN_PREFIXES:
+        if word.startswith(prefix):
+            rest = word[len(prefix):].replace("-", "").replace("_", "")
+            return len(rest) >= 20 and rest.isalnum() and rest.isascii()
+    return False
 
 
 def is_secret(name: str) -> bool:
@@ -37,9 +46,9 @@ def is_secret(name: str) -> bool:
 
 # A URL's user information: user:password@ in any scheme, and over HTTP a user alone, which is how
 # tokens travel (https://TOKEN@github.com); ssh://ops@host keeps its user ...
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s]+)@")
+_URL_USERINFO = r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s]+)@"  # patterns compiled on first use (re caches them)
 # ... and a query parameter that carries a credential (?token=, &api_key=, a signed URL's &sig=).
-_URL_PARAMETER = re.compile(r"([?&;])([^=&;#\s]+)=([^&;#\s]*)")
+_URL_PARAMETER = r"([?&;])([^=&;#\s]+)=([^&;#\s]*)"
 _CREDENTIAL_PARAMETERS = frozenset({"key", "sig", "signature", "auth", "code", "access_key", "session",
                                     "x_amz_signature", "x_amz_credential", "x_amz_security_token"})
 
@@ -55,7 +64,7 @@ def mask_text(text: str) -> str:
             return f"{match.group(1)}{MASK}@"
         return match.group(0)
 
-    masked = _URL_USERINFO.sub(userinfo, text)
+    masked = re.sub(_URL_USERINFO, userinfo, text) if "://" in text else text  # it needs a scheme
 
     def parameter(match: re.Match[str]) -> str:
         name = match.group(2).lower().replace("-", "_")
@@ -63,7 +72,7 @@ def mask_text(text: str) -> str:
             return f"{match.group(1)}{match.group(2)}={MASK}"
         return match.group(0)
 
-    return _URL_PARAMETER.sub(parameter, masked) if "?" in masked else masked
+    return re.sub(_URL_PARAMETER, parameter, masked) if "?" in masked else masked
 
 
 def _secret_option(option: str) -> bool:
@@ -91,10 +100,9 @@ def mask_argv(argv: Sequence[str]) -> list[str]:
         elif word.startswith("-") and _secret_option(word):
             out.append(word)
             hide_next = True
-        elif equals and not word.startswith("-") and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) \
-                and is_secret(name):
+        elif equals and not word.startswith("-") and name.isidentifier() and is_secret(name):
             out.append(f"{name}={MASK}")
-        elif re.match(_TOKEN_VALUE, word):
+        elif _token_shaped(word):
             out.append(MASK)
         else:
             out.append(mask_text(word))

@@ -7,7 +7,6 @@ only where the holder is its worker; the sockets only of engines, once per engin
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -42,6 +41,7 @@ class Attribution:
         self.ctx = ctx
         self.processes = Processes(ctx)
         self.done: dict[int, dict[str, Any]] = {}
+        self.users: dict[int, str | None] = {}
         self.engine_roots: dict[int, tuple[tuple[ListenSocket, ...] | None, str | None]] = {}
         self._runtimes: Runtimes | None = None
         self._listeners: Listeners | None = None
@@ -76,9 +76,7 @@ class Attribution:
         if fields is None:
             fields = self.done[held.pid] = self._read(held.pid)
         errors = {**held.field_errors, **fields["field_errors"]}
-        attributed: GpuProcess = printable(replace(held, **{**fields, "field_errors": errors,
-                                                           "name": held.name or fields["name"]}))
-        return attributed
+        return replace(held, **{**fields, "field_errors": errors, "name": held.name or fields["name"]})
 
     def _read(self, pid: int) -> dict[str, Any]:
         process = self.processes.get(pid)
@@ -91,7 +89,9 @@ class Attribution:
         errors.pop("status", None)  # said as the user's, when it matters
         out.update(self._engine(process, errors))
         out.update(self._placement(process, errors))
-        out["field_errors"] = dict(errors)
+        # What a process says of itself (its command line, a runtime's names) reaches terminals.
+        out = {key: printable(value) if isinstance(value, str) else value for key, value in out.items()}
+        out["field_errors"] = printable(dict(errors))
         return out
 
     def _user(self, process: Process, errors: dict[str, str]) -> dict[str, Any]:
@@ -99,7 +99,9 @@ class Attribution:
         if uid is None:
             errors.setdefault("user", errors.get("status", f"/proc/{process.pid}: unreadable"))
             return {"uid": None, "user": None}
-        user = self.ctx.user_name(uid)
+        if uid not in self.users:
+            self.users[uid] = self.ctx.user_name(uid)
+        user = self.users[uid]
         if user is None:
             errors["user"] = f"uid {uid} has no name in this host's passwd database (a container's own user?)"
         return {"uid": uid, "user": user}
@@ -107,14 +109,14 @@ class Attribution:
     # --- engine and model ---
     def _engine(self, process: Process, errors: dict[str, str]) -> dict[str, Any]:
         command = recognise(process.argv, process.name)
-        if command is None and process.argv:
-            exe, _ = self.ctx.link_or_why(os.path.join(process.dir, "exe"))
-            command = recognise(process.argv, process.name, exe) if exe else None
         chain: list[tuple[Process, Command]] = [] if command is None else [(process, command)]
         if command is None and not _multiprocessing_child(process.argv):
             return {}
         current = process
-        for _ in range(MAX_PARENTS):
+        # Up the parents only from a worker (the engine that serves is above it); an engine that
+        # serves itself is its own root.
+        climbs = MAX_PARENTS if command is None or command.worker else 0
+        for _ in range(climbs):
             ppid = current.ppid
             if ppid is None or ppid <= 1:
                 break
@@ -155,7 +157,9 @@ class Attribution:
             return self.engine_roots[root.pid]
         found: list[ListenSocket] = []
         reasons = []
-        for pid in dict.fromkeys([root.pid, *root.children(), holder.pid]):
+        # TGI's router, which serves its HTTP, is its launcher's child; the others serve from the root.
+        children = root.children() if engine == Engine.TGI else []
+        for pid in dict.fromkeys([root.pid, *children, holder.pid]):
             sockets, why = self.listeners.sockets(self.processes.get(pid))
             if sockets is None:
                 if pid == root.pid:

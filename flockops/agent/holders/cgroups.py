@@ -20,8 +20,8 @@ No I/O: the texts in, what they say out.
 
 from __future__ import annotations
 
+import collections
 import re
-from dataclasses import dataclass
 
 _ID = r"[0-9a-f]{64}"
 # (pattern over one cgroup path, the runtime it names), most specific first.
@@ -35,6 +35,7 @@ _CONTAINERS: tuple[tuple[str, str | None], ...] = (
     (rf"/kubepods[^:]*/pod[0-9a-f-]{{36}}/(?P<id>{_ID})(?:/|$)", None),  # cgroupfs: the runtime is unnamed
     (r"/ecs/[0-9a-f]{32}/(?P<id>[0-9a-f]{32}-\d+)$", None),  # AWS ECS
 )
+_CONTAINER_WORDS = ("docker", "containerd", "crio", "libpod", "kubepods", "/ecs/")
 _POD = (r"pod(?P<uid>[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice|/|$)")
 _SLURM = r"/(?:slurm|slurmstepd\.scope)/(?:uid_\d+/)?job_(?P<job>\d+)(?:/|$)"
 # Where a cgroup-v2 container's own files are mounted from: its id is in the path.
@@ -42,16 +43,22 @@ _MOUNTED = (rf"/var/lib/docker/containers/(?P<id>{_ID})/", rf"/containers/(?:sto
 _MOUNTED_POD = r"/var/lib/kubelet/pods/(?P<uid>[0-9a-f-]{36})/"
 
 
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """What the cgroup paths say; None where they say nothing."""
+# A named tuple: see Command in .commands for why not a dataclass or typing.NamedTuple.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
 
-    container_id: str | None = None
-    container_runtime: str | None = None
-    pod_uid: str | None = None
-    slurm_job_id: int | None = None
-    # Only "0::/" was there: a cgroup-v2 container seen from inside, whose id is in mountinfo.
-    root_only: bool = False
+    class Placement(NamedTuple):
+        container_id: str | None = None
+        container_runtime: str | None = None
+        pod_uid: str | None = None
+        slurm_job_id: int | None = None
+        root_only: bool = False
+else:
+    Placement = collections.namedtuple("Placement", "container_id container_runtime pod_uid slurm_job_id root_only",
+                                       defaults=(None, None, None, None, False))
+Placement.__doc__ = """What the cgroup paths say; None where they say nothing. ``root_only``: only "0::/" was there
+(a cgroup-v2 container seen from inside, whose id is in mountinfo)."""
 
 
 def paths(text: str) -> list[str]:
@@ -74,18 +81,22 @@ def placement(text: str) -> Placement:
     found = paths(text)
     container_id = runtime = pod = None
     job = None
+    # Words first, patterns only where a word is there: most holders run in no container and no job.
+    contained = any(word in text for word in _CONTAINER_WORDS)
+    if not contained and "slurm" not in text:
+        return Placement(root_only=bool(found) and all(p == "/" for p in found))
     for path in found:
-        if container_id is None:
+        if container_id is None and contained and any(word in path for word in _CONTAINER_WORDS):
             for pattern, name in _CONTAINERS:
                 match = re.search(pattern, path)
                 if match:
                     container_id, runtime = match.group("id"), name
                     break
-        if pod is None:
+        if pod is None and "kubepods" in path:
             match = re.search(_POD, path)
-            if match and "kubepods" in path:
+            if match:
                 pod = match.group("uid").replace("_", "-")
-        if job is None:
+        if job is None and "slurm" in path:
             match = re.search(_SLURM, path)
             if match:
                 job = int(match.group("job"))

@@ -25,35 +25,43 @@ No I/O: the words in, what they say out.
 
 from __future__ import annotations
 
+import collections
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from ..model import Engine
+
+TYPE_CHECKING = False
 
 # Default HTTP ports, where the flags name none (each engine's own default).
 DEFAULT_PORTS = {Engine.VLLM: 8000, Engine.SGLANG: 30000, Engine.LLAMA_CPP: 8080, Engine.TGI: 3000,
                  Engine.LOCALAI: 8080, Engine.LMSTUDIO: 1234, Engine.OLLAMA: 11434}
-_PYTHON = r"^(python|pypy)(\d+(\.\d+)?)?$"
+_INTERPRETERS = ("python", "pypy")
 # Python's own options that take a value (python -X dev -W ignore -m vllm...).
 _PYTHON_VALUED = frozenset({"-X", "-W", "-Q", "--check-hash-based-pycs"})
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
-    """What a command line says about an engine. ``worker``: one of its processes that names no model
-    itself (vLLM's engine core, SGLang's scheduler, a LocalAI backend): the parent says more."""
+# A named tuple, not a dataclass nor a typing.NamedTuple: every probe with a holder creates the class,
+# and importing typing or building a slotted dataclass costs it more than the rest of its reading.
+if TYPE_CHECKING:
+    from typing import NamedTuple
 
-    engine: Engine
-    model: str | None = None
-    worker: bool = False
-    port: int | None = None
-    memory_fraction: float | None = None
-    model_on_cpu: bool | None = None
-    # An Ollama runner's model file: the blob's digest ("sha256:..."), and the models directory.
-    blob_digest: str | None = None
-    models_dir: str | None = None
+    class Command(NamedTuple):
+        engine: Engine
+        model: str | None = None
+        worker: bool = False
+        port: int | None = None
+        memory_fraction: float | None = None
+        model_on_cpu: bool | None = None
+        blob_digest: str | None = None
+        models_dir: str | None = None
+else:
+    Command = collections.namedtuple("Command", "engine model worker port memory_fraction model_on_cpu blob_digest "
+                                     "models_dir", defaults=(None, False, None, None, None, None, None))
+Command.__doc__ = """What a command line says about an engine. ``worker``: one of its processes that names no model
+itself (vLLM's engine core, SGLang's scheduler, a LocalAI backend): the parent says more. ``blob_digest``
+and ``models_dir``: an Ollama runner's model file ("sha256:...") and the models directory it is in."""
 
 
 def option(argv: Sequence[str], *names: str) -> str | None:
@@ -86,12 +94,13 @@ def program(argv: Sequence[str]) -> tuple[str, list[str]]:
     ``vllm.entrypoints.openai.api_server`` and ``["--model", "X"]`` (a typed line's environment
     prefix and ``env`` are skipped: /proc never shows them, a launch script's log may)."""
     words = list(argv)
-    while words and (re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]) or os.path.basename(words[0]) == "env"):
+    while words and (words[0].partition("=")[0].isidentifier() and "=" in words[0]
+                     or os.path.basename(words[0]) == "env"):
         words.pop(0)
     if not words:
         return "", []
     head = os.path.basename(words[0])
-    if not re.match(_PYTHON, head):
+    if not _interpreter(head):
         return head, words[1:]
     i = 1
     while i < len(words):
@@ -110,6 +119,15 @@ def program(argv: Sequence[str]) -> tuple[str, list[str]]:
             continue
         return os.path.basename(word), words[i + 1:]
     return head, []
+
+
+def _interpreter(name: str) -> bool:
+    """``python3``, ``python3.11``, ``pypy3``: string tests, not a pattern (every holder is asked)."""
+    for word in _INTERPRETERS:
+        if name.startswith(word):
+            rest = name[len(word):]
+            return rest == "" or rest.replace(".", "").isdigit()
+    return False
 
 
 def _after(args: Sequence[str], subcommand: str) -> str | None:
@@ -199,8 +217,8 @@ def _address_port(args: Sequence[str]) -> int | None:
 
 
 def _lmstudio(argv: Sequence[str], exe: str | None) -> Command | None:
-    places = [*argv[:1], exe or ""]
-    if any(re.search(r"lm[ _-]?studio|\.lmstudio/", p, re.IGNORECASE) for p in places):
+    places = [p.lower().replace(" ", "").replace("-", "").replace("_", "") for p in (*argv[:1], exe or "")]
+    if any("lmstudio" in p for p in places):
         return Command(Engine.LMSTUDIO, worker=True)
     return None
 

@@ -27,7 +27,7 @@ class Process:
 
     def read(self, name: str, what: str, size: int = 1 << 16) -> bytes | None:
         """``/proc/PID/name``, or None with ``errors[what]`` saying why."""
-        data, why = self.ctx.read_or_why(os.path.join(self.dir, name), size)
+        data, why = self.ctx.read_or_why(f"{self.dir}/{name}", size)
         if data is None:
             self.errors.setdefault(what, f"/proc/{self.pid}/{name}: {why}")
         return data
@@ -53,11 +53,14 @@ class Process:
     def status(self) -> dict[str, str]:
         """``/proc/PID/status`` as a mapping: ``Name``, ``PPid``, ``Uid``..."""
         if self._status is None:
-            raw = self.read("status", "status", 8192) or b""
+            # Name, PPid and Uid are in the first lines (fs/proc/array.c): the rest is not read.
+            raw = self.read("status", "status", 1024) or b""
             self._status = {}
-            for line in raw.decode(errors="replace").splitlines():
+            for line in raw.decode(errors="replace").split("\n"):
                 key, _, value = line.partition(":")
                 self._status[key] = value.strip()
+                if key == "Uid":
+                    break
         return self._status
 
     @property

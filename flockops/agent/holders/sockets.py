@@ -1,13 +1,18 @@
-"""The TCP sockets a process listens on: its socket inodes matched to ``/proc/PID/net/tcp{,6}``.
+"""The TCP sockets a process listens on: its socket inodes matched to the listening sockets.
 
-The tables are read through the process's own ``/proc/PID/net`` (its network namespace), once
-per namespace. A process in another network namespace than the probe's (a container's bridge
-network) listens where this host cannot reach it at that address: its sockets are not offered,
-and the reason says so. Reading another user's fds needs root; then the reason says that.
+The listening sockets of the probe's own network namespace are asked of the kernel over netlink
+(``NETLINK_SOCK_DIAG``, the interface ``ss`` uses), for the listening state only: reading
+``/proc/net/tcp{,6}`` instead makes the kernel format every socket of the host, thousands on a busy
+one, for the few that listen. Where netlink is refused, and for a recorded tree, the tables are
+read through the process's own ``/proc/PID/net``, once per namespace. A process in another
+network namespace than the probe's (a container's bridge network) listens where this host cannot
+reach it at that address: its sockets are not offered, and the reason says so. Reading another
+user's fds needs root; then the reason says that.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 
@@ -21,13 +26,62 @@ _LISTEN = rb"^\s*\d+: ([0-9A-F]+):([0-9A-F]{4}) [0-9A-F]+:[0-9A-F]{4} 0A (?:\S+\
 MAX_FDS = 4096  # a process with more open files is read this far: an engine's HTTP socket is opened early
 
 
+# linux/sock_diag.h, linux/inet_diag.h, linux/netlink.h
+NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, NLMSG_ERROR, NLMSG_DONE = 4, 20, 2, 3
+NLM_F_REQUEST, NLM_F_DUMP, TCP_LISTEN, IPPROTO_TCP = 0x1, 0x300, 10, 6
+
+
+def netlink_listeners() -> dict[int, tuple[str, int]]:
+    """inode -> (address, port) of every TCP socket listening in this process's network namespace,
+    from the kernel's sock_diag; OSError where netlink is refused (a seccomp filter, an old kernel).
+
+    Each answer is a ``struct inet_diag_msg``: family, state, timer, retrans (u8 each), the socket id
+    (sport, dport big-endian u16; src, dst 16 bytes; interface u32; cookie 8 bytes), then expires,
+    rqueue, wqueue, uid and inode (u32 each). ``_socket``, not ``socket``: the probe need not build
+    the latter's enums for this."""
+    import _socket
+    import struct
+
+    found: dict[int, tuple[str, int]] = {}
+    sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, NETLINK_SOCK_DIAG)
+    try:
+        sock.settimeout(2.0)
+        for seq, family in enumerate((_socket.AF_INET, _socket.AF_INET6), start=1):
+            request = struct.pack("=BBBBI", family, IPPROTO_TCP, 0, 0, 1 << TCP_LISTEN) + bytes(48)
+            sock.sendall(struct.pack("=IHHII", 16 + len(request), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP,
+                                     seq, 0) + request)
+            done = False
+            while not done:
+                data = sock.recv(1 << 16)
+                if not data:
+                    raise OSError("netlink closed before its answer ended")
+                offset = 0
+                while offset + 16 <= len(data):
+                    length, kind = struct.unpack_from("=IH", data, offset)
+                    if kind == NLMSG_DONE:
+                        done = True
+                        break
+                    if kind == NLMSG_ERROR or length < 16:
+                        raise OSError("netlink refused the socket dump")
+                    body = offset + 16
+                    if length >= 16 + 72:
+                        port = struct.unpack_from(">H", data, body + 4)[0]
+                        raw = data[body + 8:body + 8 + (4 if family == _socket.AF_INET else 16)]
+                        inode = struct.unpack_from("=I", data, body + 68)[0]
+                        found[inode] = (_socket.inet_ntop(family, raw), port)
+                    offset += (length + 3) & ~3
+    finally:
+        sock.close()
+    return found
+
+
 def _address(hexed: bytes) -> str:
     """An address of /proc/net/tcp{,6}: 32-bit words in the host's (little-endian) byte order."""
-    import ipaddress
+    import _socket
 
     raw = bytes.fromhex(hexed.decode())
     words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
-    return str(ipaddress.ip_address(words))
+    return str(_socket.inet_ntop(_socket.AF_INET if len(words) == 4 else _socket.AF_INET6, words))
 
 
 def parse_table(data: bytes) -> dict[int, tuple[str, int]]:
@@ -83,6 +137,9 @@ class Listeners:
                 if inode in inodes], None
 
     def _table(self, namespace: str, process: Process) -> dict[int, tuple[str, int]]:
+        if namespace not in self.tables and self.ctx.proc_root == "/proc" and namespace == self.own_namespace():
+            with contextlib.suppress(OSError):  # the tables below say the same, dearer
+                self.tables[namespace] = netlink_listeners()
         if namespace not in self.tables:
             table: dict[int, tuple[str, int]] = {}
             for name in ("tcp", "tcp6"):

@@ -152,7 +152,7 @@ def test_an_ollama_runner_is_named_through_the_manifests(flockops, nvml_env, tmp
     env["FLOCKOPS_PROC_ROOT"] = str(proc)
     (gpu,) = holders(flockops, env, "--no-engines")
     named, unnamed = sorted(gpu["processes"], key=lambda p: p["pid"])
-    assert (named["engine"], named["model"], named["engine_pid"]) == ("ollama", "gemma:2b", 5000)
+    assert (named["engine"], named["model"], named["engine_pid"]) == ("ollama", "gemma:2b", 5100)
     assert named["listening"] is None and "listening" not in named["field_errors"]  # Ollama is asked at /api/ps
     assert unnamed["model"] is None and "/srv/models/manifests" in unnamed["field_errors"]["model"]
 
