@@ -23,7 +23,9 @@ throttling: sw_thermal_slowdown or hw_thermal_slowdown is CRITICAL; hw_slowdown 
 hw_power_brake_slowdown WARNING; sw_power_cap is reported, not alerted; gpu_idle,
 applications_clocks_setting, display_clock_setting and sync_boost never alert. AMD throttle
 status is advisory only (some parts report it at idle).
-A lost GPU is CRITICAL; an Ollama model spilled to CPU on a GPU host is WARNING. A value the GPU
+A lost GPU is CRITICAL; an Ollama model spilled to CPU on a GPU host is WARNING, as is a model
+on CPU for any engine that says so, and a vLLM or SGLang KV cache at or over --kv-cache-warn
+for --kv-cache-runs runs in a row. A value the GPU
 cannot report, or a host that cannot be reached, is UNKNOWN (--unreachable critical makes
 unreachable hosts CRITICAL)."""
 
