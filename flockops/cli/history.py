@@ -71,9 +71,13 @@ def history(args: argparse.Namespace) -> int:
 
         sys.stdout.write(json.dumps(summary_to_dict(summaries, path, since, now), indent=2) + "\n")
     else:
+        from flockops.render.columns import wrapped
         from flockops.render.history import history_heading, history_table
 
-        sys.stdout.write(history_heading(summaries, path, since, now) + "\n")
+        from .terminal import table_width
+
+        width = table_width(args)
+        sys.stdout.write("\n".join(wrapped(history_heading(summaries, path, since, now), width)) + "\n")
         if summaries:
-            sys.stdout.write(history_table(summaries))
+            sys.stdout.write(history_table(summaries, width))
     return ExitCode.OK

@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--driver", action="append", metavar="NAME",
                         help="use only this driver (repeatable); see `flockops drivers`")
     report.add_argument("-v", "--verbose", action="store_true", help="list every driver attempt")
+    _wide_argument(report)
     report.add_argument("-q", "--quiet", action="store_true",
                         help="no progress line on stderr (shown on a terminal while a fleet run takes over 1 s)")
     _fleet_arguments(report)
@@ -157,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "/api/tags knows (the file size: loading takes more, hence the margin)")
     fit.add_argument("--margin", metavar="SIZE|PCT",
                      help="kept free beyond SIZE: 2GiB or 15%% (default: 10%% of SIZE, at least 1 GiB)")
+    _wide_argument(fit)
     fit.add_argument("-o", "--output", choices=("table", "json"), default="table")
     _fleet_arguments(fit)
     _ollama_arguments(fit, infer=False)
@@ -254,6 +256,12 @@ def _known_hosts_file(text: str) -> str:
     return text
 
 
+def _wide_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wide", action="store_true",
+                        help="every column, whole, however wide the terminal (tables fit the terminal's width, "
+                        "else COLUMNS; a pipe without COLUMNS gets every column)")
+
+
 def _fleet_arguments(parser: argparse.ArgumentParser, default_timeout: float = 30.0) -> None:
     group = parser.add_argument_group("fleet (over SSH; without -i: this machine)")
     group.add_argument("-i", "--inventory", action=_Sources, metavar="FILE",
@@ -341,6 +349,7 @@ def _watch_history_parsers(sub: argparse._SubParsersAction[Parser]) -> None:
     watch.add_argument("--summary", action="store_true", help="one line per host instead of a section per host")
     watch.add_argument("--driver", action="append", metavar="NAME", help="use only this driver (repeatable)")
     watch.add_argument("-v", "--verbose", action="store_true", help="list every driver attempt")
+    _wide_argument(watch)
     watch.add_argument("--timing", action="store_true",
                        help="after each refresh print its wall time, CPU time and SSH connections opened to stderr")
     _fleet_arguments(watch, default_timeout=10.0)
@@ -357,6 +366,7 @@ def _watch_history_parsers(sub: argparse._SubParsersAction[Parser]) -> None:
     history.add_argument("--db", metavar="PATH",
                          help="history database (default: $XDG_DATA_HOME/flockops/history.sqlite)")
     history.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    _wide_argument(history)
     history.add_argument("--plot", metavar="FILE", help="draw VRAM and temperature over time, one row per GPU, to "
                          "FILE.png or FILE.svg (needs matplotlib: pip install 'flockops[plot]')")
     history.add_argument("--html", metavar="FILE", help="one self-contained HTML page with the table and the charts")

@@ -13,6 +13,7 @@ from .collection import collection, ollama_options, write_textfile
 from .exit_codes import ExitCode
 from .history import open_history
 from .messages import warn
+from .terminal import table_width
 
 if TYPE_CHECKING:
     from flockops.agent.model import FleetReport
@@ -37,7 +38,8 @@ def report(args: argparse.Namespace) -> int:
     else:
         from flockops.render.report import fleet_table
 
-        sys.stdout.write(fleet_table(fleet, verbose=args.verbose, summary=args.summary, processes=args.processes))
+        sys.stdout.write(fleet_table(fleet, verbose=args.verbose, summary=args.summary, processes=args.processes,
+                                     width=table_width(args)))
     # The report is printed: what follows are outputs, each of which may fail alone, said on stderr.
     failed_output = False
     if args.textfile:
@@ -84,7 +86,7 @@ def fit(args: argparse.Namespace) -> int:
     else:
         from flockops.render.fit import fit_table
 
-        sys.stdout.write(fit_table(result))
+        sys.stdout.write(fit_table(result, table_width(args)))
     return ExitCode.OK if result.candidates else ExitCode.NO_FIT
 
 

@@ -22,6 +22,8 @@ def watch(args: argparse.Namespace) -> int:
     from flockops.watch.loop import Tick, run
     from flockops.watch.screen import Screen, header
 
+    from .terminal import table_width
+
     history = open_history(args)
     pool = None
     if args.inventory:
@@ -37,7 +39,8 @@ def watch(args: argparse.Namespace) -> int:
     def show(tick: Tick) -> None:
         held = "".join(f"\nflockops: warning: {w}" for w in messages.held()[-5:])
         screen.show(header(tick, args.interval, args.count, tty) + "\n\n"
-                    + watch_table(tick.views, summary=args.summary, verbose=args.verbose) + held)
+                    + watch_table(tick.views, summary=args.summary, verbose=args.verbose,
+                                  width=table_width(args)) + held)  # asked each frame: a terminal resizes
 
     def record(fleet: FleetReport) -> None:
         assert history is not None

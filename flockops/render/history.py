@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .table import simple_table
+from .columns import Column, fit_columns, hidden_note
 from .units import GIB, NA, duration, gib
 
 if TYPE_CHECKING:
@@ -19,7 +19,15 @@ def _triple(stats: Stats | None, scale: float, unit: str, digits: int) -> str:
     return " / ".join(f"{v / scale:.{digits}f}" for v in parts) + unit
 
 
-def history_table(summaries: Sequence[GpuSummary]) -> str:
+HISTORY_COLUMNS = [Column("Host", cuttable=True), Column("GPU"), Column("Name", priority=3, cuttable=True),
+                   Column("Samples", priority=5), Column("VRAM used min / mean / max", compact_header="VRAM used"),
+                   Column("VRAM total", priority=4, compact_header="Total"),
+                   Column("Temp min / mean / max", compact_header="Temp"), Column("Warning at", priority=6),
+                   Column("Above warning", compact_header="Hot"), Column("Model spilled", priority=2,
+                                                                          compact_header="Spilled")]
+
+
+def history_table(summaries: Sequence[GpuSummary], width: int | None = None) -> str:
     """``flockops history``: one line per GPU over the period."""
     rows = []
     for s in summaries:
@@ -28,8 +36,8 @@ def history_table(summaries: Sequence[GpuSummary]) -> str:
                      _triple(s.memory_used_bytes, GIB, " GiB", 1), gib(s.memory_total_bytes),
                      _triple(s.temperature_c, 1.0, " °C", 0), warn, duration(s.above_warn_s),
                      duration(s.ollama_spilled_s)])
-    return simple_table(rows, ["Host", "GPU", "Name", "Samples", "VRAM used min / mean / max", "VRAM total",
-                               "Temp min / mean / max", "Warning at", "Above warning", "Model spilled"])
+    fitted = fit_columns(HISTORY_COLUMNS, rows, width)
+    return fitted.text + hidden_note(fitted, width)
 
 
 def history_heading(summaries: Sequence[GpuSummary], db: object, since: float, until: float) -> str:

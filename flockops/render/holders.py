@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from flockops.agent.model import EngineStatus, GpuProcess, GpuSample, HostReport
 
-from .table import simple_table
+from .columns import Column, fit_columns, hidden_note
 from .units import NA, gib
 
-PROCESS_HEADERS = ["GPU", "PID", "User", "Engine", "Model", "Container / job", "VRAM"]
 # Text from a target is printable already (flockops.agent.fields.printable); long text is cut here.
 MODEL_CHARACTERS = 40
 COMMAND_CHARACTERS = 80
@@ -59,7 +58,12 @@ def largest_holder(gpu: GpuSample) -> str:
     return f"{what(top)}{model} {gib(top.memory_used_bytes)}{more}"
 
 
-def process_lines(host: HostReport, verbose: bool = False) -> list[str]:
+PROCESS_COLUMNS = [Column("GPU"), Column("PID", priority=3), Column("User", priority=2), Column("Engine"),
+                   Column("Model", cuttable=True), Column("Container / job", priority=1, cuttable=True),
+                   Column("VRAM")]
+
+
+def process_lines(host: HostReport, verbose: bool = False, width: int | None = None) -> list[str]:
     """``report -p``: every GPU's holders, largest first; with ``-v`` their command lines too."""
     rows = []
     for gpu in host.gpus:
@@ -76,8 +80,9 @@ def process_lines(host: HostReport, verbose: bool = False) -> list[str]:
             rows.append(row)
     if not rows:
         return []
-    headers = PROCESS_HEADERS + (["Command"] if verbose else [])
-    return ["Processes:", simple_table(rows, headers).rstrip("\n")]
+    columns = PROCESS_COLUMNS + ([Column("Command", priority=4, cuttable=True)] if verbose else [])
+    fitted = fit_columns(columns, rows, width)
+    return ["Processes:", (fitted.text + hidden_note(fitted, width)).rstrip("\n")]
 
 
 def _ratio(value: float | None) -> str:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from flockops.agent.model import HostReport, OllamaStatus, Placement
 
-from .table import simple_table
+from .columns import Column, fit_columns, hidden_note, wrapped
 from .units import NA, gib
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def inference_line(verdict: InferenceVerdict) -> str:
             f"({basis}); no VRAM size is inferred")
 
 
-def ollama_lines(host: HostReport, verbose: bool = False, caveat: bool = True) -> list[str]:
+def ollama_lines(host: HostReport, verbose: bool = False, caveat: bool = True, width: int | None = None) -> list[str]:
     """The host's Ollama part: a header, the models, device beside Ollama, and the caveat (unless the
     caller says it once for every host). An Ollama nobody asked about that is not running (the
     default local endpoint refused) is a line only when ``verbose``."""
@@ -75,26 +75,31 @@ def ollama_lines(host: HostReport, verbose: bool = False, caveat: bool = True) -
         count = len(report.models)
         head += (f"{count} model{'s' if count > 1 else ''} | in VRAM {gib(report.vram_bytes)} | "
                  f"in RAM {gib(report.ram_bytes)} | GPU-accelerated: {report.gpu_accelerated or NA}")
-    out = [head]
+    out = wrapped(head, width)
     if report.models:
         rows = [[m.name, gib(m.size_bytes), gib(m.vram_bytes), processor(m),
                  NA if m.context_length is None else str(m.context_length), until(m.expires_at),
                  m.family or NA, m.parameter_size or NA, m.quantization or NA,
                  "SPILLED" if spilled(host, m) else ""] for m in report.models]
-        out.append(simple_table(rows, ["Model", "Size", "VRAM", "Processor", "Context", "Until", "Family",
-                                       "Params", "Quant", "Spill"]).rstrip("\n"))
+        fitted = fit_columns(MODEL_COLUMNS, rows, width)
+        out.append((fitted.text + hidden_note(fitted, width)).rstrip("\n"))
     breakdown = vram_breakdown(host)
     if breakdown is not None:
         line = (f"VRAM: device used {gib(breakdown.device_used_bytes)} | Ollama reserved "
                 f"{gib(breakdown.ollama_reserved_bytes)} | other {gib(breakdown.other_bytes)}")
         if breakdown.ollama_exceeds_device:
             line += " (Ollama reserves more than the device shows in use; other floored at 0)"
-        out.append(line)
+        out.extend(wrapped(line, width))
     if caveat and (report.models or breakdown is not None):
-        out.append(f"Note: {CAVEAT}.")
+        out.extend(wrapped(f"Note: {CAVEAT}.", width))
     if report.inference is not None:
-        out.append(inference_line(report.inference))
+        out.extend(wrapped(inference_line(report.inference), width))
     return out
+
+
+MODEL_COLUMNS = [Column("Model", cuttable=True), Column("Size", priority=3), Column("VRAM"), Column("Processor"),
+                 Column("Context", priority=4), Column("Until", priority=5), Column("Family", priority=6),
+                 Column("Params", priority=6), Column("Quant", priority=5), Column("Spill")]
 
 
 def ollama_cell(host: HostReport) -> str:

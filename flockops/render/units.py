@@ -53,6 +53,54 @@ def throttle(gpu: GpuSample) -> str:
     return ", ".join(gpu.throttle_reasons) or "none"
 
 
+# The compact forms, for a table that must fit a narrow terminal (nvitop's and gpustat's style).
+
+def short_gib(value: int | float | None) -> str:
+    """Bytes as "79.6G"."""
+    return NA if value is None else f"{value / GIB:.1f}G"
+
+
+def short_temperature(gpu: GpuSample) -> str:
+    """ "62/87°C", "62°C", N/A."""
+    if gpu.temperature_c is None:
+        return NA
+    if gpu.temperature_slowdown_c is None:
+        return f"{gpu.temperature_c:g}°C"
+    return f"{gpu.temperature_c:g}/{gpu.temperature_slowdown_c:g}°C"
+
+
+def short_power(gpu: GpuSample) -> str:
+    if gpu.power_w is None:
+        return NA
+    if gpu.power_limit_w is None:
+        return f"{gpu.power_w:.0f}W"
+    return f"{gpu.power_w:.0f}/{gpu.power_limit_w:.0f}W"
+
+
+# nvidia-smi -q's own words for the reasons, shortened as nvitop and gpustat do: thermal ones loud.
+_SHORT_THROTTLE = {"gpu_idle": "idle", "applications_clocks_setting": "app-clk", "sw_power_cap": "pwr-cap",
+                   "hw_slowdown": "HW-SLOW", "sync_boost": "sync", "sw_thermal_slowdown": "SW-THERM",
+                   "hw_thermal_slowdown": "HW-THERM", "hw_power_brake_slowdown": "PWR-BRAKE",
+                   "display_clock_setting": "disp-clk"}
+
+
+def short_throttle(gpu: GpuSample) -> str:
+    if gpu.throttle_reasons is None:
+        return NA
+    return ",".join(_SHORT_THROTTLE.get(r, r) for r in gpu.throttle_reasons) or "none"
+
+
+def shared_share(gpu: GpuSample) -> float | None:
+    """An integrated GPU's use of all the memory it may use, its carve-out and the system memory it
+    maps (GTT) together, in percent: 95.8 % of a 512 MiB carve-out can be 26 % of what it may use."""
+    parts = (gpu.memory_used_bytes, gpu.memory_total_bytes, gpu.memory_shared_used_bytes,
+             gpu.memory_shared_total_bytes)
+    if any(p is None for p in parts):
+        return None
+    used, total, shared_used, shared_total = (int(p or 0) for p in parts)
+    return 100.0 * (used + shared_used) / (total + shared_total) if total + shared_total else None
+
+
 def sum_or_none(values: Iterable[int | None]) -> int | None:
     """A total is only a measurement when every part of it is known."""
     items = list(values)

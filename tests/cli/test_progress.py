@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import io
-import os
-import pty
-import select
 import subprocess
 import sys
 
 from support.fleet import fleet_gpu, host, write_inventory
 from support.runner import base_env
+from support.terminal import run_on_terminal
 
 from flockops.cli.progress import ProgressLine, line
 from flockops.remote.fleet import Progress
@@ -40,30 +38,6 @@ def test_quiet_for_the_first_second_then_drawn_in_place_and_erased_at_the_end() 
     assert stream.getvalue().endswith("\r\x1b[K")  # the table that follows starts on a clean line
 
 
-def _run_on_a_pty(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
-    """flockops with stderr on a pseudo-terminal (stdout a pipe): what each received."""
-    master, slave = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "flockops", *args], stdout=subprocess.PIPE, stderr=slave,
-                               stdin=subprocess.DEVNULL, env=env)
-    os.close(slave)
-    seen = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            process.kill()
-            break
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # EIO: every writer of the terminal has closed it
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(master)
-    stdout = process.stdout.read().decode() if process.stdout else ""
-    return process.wait(timeout=60), stdout, seen.decode(errors="replace")
-
-
 def test_a_fleet_run_over_a_second_shows_progress_on_a_terminal_only(tmp_path, world, sshd, fleet_env) -> None:  # type: ignore[no-untyped-def]
     # A host that takes two seconds to answer (a busy target), beside one that answers at once.
     quick = world.python("quick", [fleet_gpu()])
@@ -71,13 +45,13 @@ def test_a_fleet_run_over_a_second_shows_progress_on_a_terminal_only(tmp_path, w
     inventory = write_inventory(tmp_path / "inv.yml", {"fast-one": host(sshd, ansible_python_interpreter=quick),
                                                        "slow-one": host(sshd, ansible_python_interpreter=slow)})
     env = {**base_env(tmp_path), **fleet_env, "COLUMNS": "80"}
-    code, stdout, terminal = _run_on_a_pty(["report", "-i", str(inventory), "--no-ollama"], env)
+    code, terminal, stdout = run_on_terminal(["report", "-i", str(inventory), "--no-ollama"], env, stream="stderr")
     assert code == 0, stdout + terminal
     assert "1/2 hosts done, 1 pending; slowest: slow-one" in terminal
     assert terminal.endswith("\r\x1b[K")  # erased before the table
     assert "hosts done" not in stdout and "== slow-one" in stdout
-    quiet = _run_on_a_pty(["report", "-i", str(inventory), "--no-ollama", "-q"], env)
-    assert "hosts done" not in quiet[2]
+    quiet = run_on_terminal(["report", "-i", str(inventory), "--no-ollama", "-q"], env, stream="stderr")
+    assert "hosts done" not in quiet[1]
     piped = subprocess.run([sys.executable, "-m", "flockops", "report", "-i", str(inventory), "--no-ollama"],
                            capture_output=True, text=True, env=env, check=False, timeout=60)
     assert piped.returncode == 0 and "hosts done" not in piped.stderr  # cron, a log: nothing

@@ -21,9 +21,12 @@ def test_a_host_that_could_not_be_asked_has_no_gpu_count_but_one_with_no_gpu_has
     down = HostReport("down", errors=(HostError("unreachable", "ssh", "connection refused"),))
     empty = HostReport("cpu-only")
     fleet = FleetReport(hosts=(down, empty), generated_at="2026-11-27T00:00:00+00:00")
-    rows = {line.split()[0]: line.split() for line in summary_table(fleet).splitlines()[2:]}
+    table, _, problems = summary_table(fleet).partition("\n\n")
+    rows = {line.split()[0]: line.split() for line in table.splitlines()[2:]}
     assert rows["down"][:3] == ["down", "unreachable", "N/A"]
     assert rows["cpu-only"][:3] == ["cpu-only", "ok", "0"]
+    # The problem is under the table, not in a cell that would widen it past any terminal.
+    assert problems == "! down: unreachable: connection refused\n"
 
 
 def test_csv_has_a_row_for_a_host_without_gpus_saying_why() -> None:
