@@ -104,3 +104,15 @@ def test_history_and_fit_fit_80_columns(tmp_path: Path, eight: dict[str, str], n
     cool = {**base_env(tmp_path), **nvml_env([{**g, "clocks_event_reasons": 0} for g in EIGHT])}
     _, fit, _ = run_on_terminal(["fit", "40GiB", "--no-ollama"], cool, 80)
     assert widest(fit) <= 80 and "Headroom" in fit
+
+
+def test_mig_instances_sit_under_their_parent(tmp_path: Path, nvml_env) -> None:  # type: ignore[no-untyped-def]
+    mig = [{"name": "MIG 3g.40gb", "uuid": "MIG-aaa", "memory_total": 40 * 2**30, "memory_used": 2**30,
+            "gpu_instance_id": 1},
+           {"name": "MIG 4g.40gb", "uuid": "MIG-bbb", "memory_total": 40 * 2**30, "gpu_instance_id": 2}]
+    env = {**base_env(tmp_path), **nvml_env([h100(mig_mode=1, mig=mig), h100(uuid="GPU-2")])}
+    _, shown, _ = run_on_terminal(["report", "--no-ollama", "--driver", "nvml"], env, 80)
+    rows = [line for line in shown.splitlines() if line[:1].isdigit()]
+    assert [r.split()[0] for r in rows] == ["0", "0/0", "0/1", "1"]
+    assert "  MIG 3g.40gb" in rows[1] and "40.0G" in rows[1] and "1.0G" in rows[1]
+    assert widest(shown) <= 80
